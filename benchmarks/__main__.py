@@ -1,0 +1,22 @@
+"""Run a benchmark: ``python -m benchmarks foundation [--rows N]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHMARKS = {
+    "foundation": "benchmarks.bench_foundation",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    args, rest = parser.parse_known_args()
+    module = importlib.import_module(BENCHMARKS[args.name])
+    module.main(rest)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from code2asin.cli import main
+
+main()

@@ -1,0 +1,237 @@
+"""The ``code2asin`` command line (design section 8).
+
+Fatal errors print one sentence on standard error and exit non-zero; progress goes to standard error,
+results and tiles to standard output.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from code2asin import barcodes
+from code2asin.config import Settings
+from code2asin.errors import Code2AsinError
+from code2asin.export import write_results
+from code2asin.ingest import IngestLimits, InputTable, open_table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Turn supplier barcode files (EAN/UPC/ISBN/GTIN) into Amazon ASINs and product data.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _limits(settings: Settings) -> IngestLimits:
+    return IngestLimits(
+        max_bytes=settings.max_upload_bytes, max_rows=settings.max_rows, max_columns=settings.max_columns
+    )
+
+
+def _open(input_path: Path, settings: Settings, code_column: str | None) -> InputTable:
+    return open_table(input_path, code_column=code_column, limits=_limits(settings))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+def print_tiles(tiles: list[tuple[str, str]], title: str = "Statistics") -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("Tile", style="bold")
+    table.add_column("Value", justify="right")
+    for label, value in tiles:
+        table.add_row(label, value)
+    out.print(table)
+
+
+@app.command()
+def check(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="CSV, TXT, XLSX, XLSM, XLS or ODS file.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write a report (.xlsx or .csv).")
+    ] = None,
+    code_column: Annotated[
+        str | None, typer.Option(help="Header (or 1-based number) of the code column.")
+    ] = None,
+) -> None:
+    """Parse and validate the codes only: no lookups, no database (status valid/invalid)."""
+    settings = Settings()
+    try:
+        table = _open(input_path, settings, code_column)
+        reasons: Counter[str] = Counter()
+        examples: list[tuple[int, str, str]] = []
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for row in table.rows():
+                parsed = barcodes.parse_code(row.code_value)
+                if not parsed.valid:
+                    reasons[parsed.reason or "invalid"] += 1
+                    if len(examples) < 10:
+                        examples.append((row.row_no, parsed.raw, parsed.message or ""))
+                else:
+                    reasons["valid"] += 1
+                if output is None:
+                    continue
+                yield {
+                    "row": row.row_no,
+                    "input_code": parsed.raw,
+                    "code_type": parsed.code_type.value if parsed.code_type else None,
+                    "gtin": parsed.gtin,
+                    "product_ean": parsed.product_ean,
+                    "status": "valid" if parsed.valid else "invalid",
+                    "supplier_price": row.price,
+                    "error_type": None if parsed.valid else "invalid_data",
+                    "error_message": parsed.message,
+                    "input_values": row.values,
+                }
+
+        if output is None:
+            for _ in rows():
+                pass
+        else:
+            write_results(output, rows(), table.headers, tiles=[])
+    except Code2AsinError as exc:
+        fail(str(exc))
+    total = sum(reasons.values())
+    valid = reasons.pop("valid", 0)
+    summary = [("Total Codes", f"{total:,}"), ("Valid", f"{valid:,}"), ("Invalid", f"{total - valid:,}")]
+    summary += [(f"  {reason}", f"{count:,}") for reason, count in reasons.most_common()]
+    print_tiles(summary, title=f"Check of {input_path.name}")
+    if examples:
+        table_ex = Table(title="First invalid rows", title_justify="left")
+        table_ex.add_column("Row", justify="right")
+        table_ex.add_column("Code")
+        table_ex.add_column("Reason")
+        for row_no, raw, message in examples:
+            table_ex.add_row(str(row_no), raw, message)
+        out.print(table_ex)
+    if output is not None:
+        out.print(f"Report written to {output}")
+
+
+@app.command()
+def convert(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="CSV, TXT, XLSX, XLSM, XLS or ODS file.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Results file (.xlsx or .csv).")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="amazon (look codes up) or direct (import EAN,ASIN pairs).")
+    ] = "amazon",
+    provider: Annotated[
+        str | None, typer.Option(help="Provider plan: sandbox, creators, spapi, spapi+creators.")
+    ] = None,
+    marketplace: Annotated[str | None, typer.Option(help="Marketplace code (FR, DE, UK, US, ...).")] = None,
+    supplier: Annotated[str, typer.Option(help="Supplier code recorded on the job.")] = "DEFAULT",
+    download_images: Annotated[
+        bool, typer.Option("--download-images", help="Copy Amazon images to storage.")
+    ] = False,
+    max_images: Annotated[int, typer.Option(help="Images per product.")] = 10,
+    image_mode: Annotated[str, typer.Option(help="replace, append or skip.")] = "replace",
+    code_column: Annotated[
+        str | None, typer.Option(help="Header (or 1-based number) of the code column.")
+    ] = None,
+) -> None:
+    """Run one job on the configured backend and write the results file."""
+    from code2asin.jobs.convert import ConvertRequest, run_convert
+
+    settings = Settings()
+    if mode not in ("amazon", "direct"):
+        fail(f"Unknown mode {mode!r}: use amazon or direct.")
+    if image_mode not in ("replace", "append", "skip"):
+        fail(f"Unknown image mode {image_mode!r}: use replace, append or skip.")
+    output = output or input_path.with_name(input_path.name + ".results.xlsx")
+    if output.suffix.lower() not in (".xlsx", ".csv"):
+        fail(f"Cannot write {output.name}: the results file must end in .xlsx or .csv.")
+    request = ConvertRequest(
+        input_path=input_path,
+        output_path=output,
+        mode=mode,
+        provider_plan=provider or settings.provider,
+        marketplace=(marketplace or settings.marketplace).upper(),
+        supplier_code=supplier,
+        download_images=download_images,
+        max_images=max_images,
+        image_mode=image_mode,
+        code_column=code_column,
+    )
+    started = time.perf_counter()
+    try:
+        with _progress() as progress:
+            reading = progress.add_task("Reading rows", total=None)
+            processing = progress.add_task("Looking up", total=None, visible=False)
+
+            def on_read(n: int) -> None:
+                progress.update(reading, completed=n)
+
+            def on_process(done: int, total: int) -> None:
+                progress.update(processing, completed=done, total=total, visible=True)
+
+            result = run_convert(
+                settings,
+                request,
+                on_read=on_read,
+                on_process=on_process,
+                table_opener=lambda p: _open(p, settings, code_column),
+            )
+    except Code2AsinError as exc:
+        fail(str(exc))
+    elapsed = time.perf_counter() - started
+    print_tiles(result.tiles, title=f"Job {result.job_id} ({result.status})")
+    out.print(f"Results written to {output} ({result.rows:,} rows, {elapsed:.1f} s)")
+    if result.status != "completed":
+        fail(result.error_message or f"The job ended {result.status}.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from code2asin.db import Database
+
+    settings = Settings()
+    db = Database.from_settings(settings)
+    try:
+        db.upgrade()
+    finally:
+        db.dispose()
+    out.print(f"Database is up to date ({db.engine.url.render_as_string(hide_password=True)}).")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)

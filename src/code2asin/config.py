@@ -1,0 +1,109 @@
+"""Settings, read from environment variables prefixed ``CODE2ASIN_`` (and an optional ``.env`` file).
+
+Every setting is documented in ``.env.example``; a test fails when one is missing there. Settings are
+grouped by concern; each group has its own prefix so the variable names stay the fixed ones of the
+design (``CODE2ASIN_CREATORS_CREDENTIAL_ID``, ``CODE2ASIN_SPAPI_REFRESH_TOKEN``, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class CreatorsSettings(BaseSettings):
+    """Amazon Creators API (affiliates)."""
+
+    model_config = _config("CODE2ASIN_CREATORS_")
+
+    credential_id: str | None = None
+    credential_secret: SecretStr | None = None
+    #: "2.1"/"2.2"/"2.3" (Cognito) or "3.1"/"3.2"/"3.3" (Login with Amazon)
+    credential_version: str = "2.2"
+    partner_tag: str | None = None
+    api_url: str = "https://creatorsapi.amazon"
+    #: default: the token endpoint of the credential version
+    token_url: str | None = None
+    requests_per_second: float = 1.0
+
+
+class SpapiSettings(BaseSettings):
+    """Amazon Selling Partner API (sellers): Catalog Items and Product Pricing."""
+
+    model_config = _config("CODE2ASIN_SPAPI_")
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    #: default: the marketplace's regional endpoint
+    api_url: str | None = None
+    token_url: str = "https://api.amazon.com/auth/o2/token"
+    catalog_requests_per_second: float = 2.0
+    catalog_burst: int = 2
+    pricing_requests_per_second: float = 0.5
+
+
+class KeepaSettings(BaseSettings):
+    model_config = _config("CODE2ASIN_KEEPA_")
+
+    api_key: SecretStr | None = None
+    api_url: str = "https://api.keepa.com"
+
+
+class S3Settings(BaseSettings):
+    model_config = _config("CODE2ASIN_S3_")
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """All settings. Defaults run with nothing installed: SQLite and a local folder under ``data_dir``."""
+
+    model_config = _config("CODE2ASIN_")
+
+    data_dir: Path = Path("./code2asin-data")
+    #: default: SQLite file ``<data_dir>/code2asin.db``
+    database_url: str | None = None
+    #: a Redis URL turns on distributed mode (Celery workers); empty = in-process pool
+    broker_url: str | None = None
+    #: default: ``file://<data_dir>/storage``
+    storage_url: str | None = None
+    marketplace: str = "FR"
+    #: ``sandbox``, ``creators``, ``spapi``, ``keepa`` or stages joined by ``+`` (``spapi+creators``)
+    provider: str = "sandbox"
+    image_hosts: list[str] = Field(default_factory=list)
+    #: lookups cached across jobs: candidates for this many seconds (7 days), prices for 1 hour
+    cache_ttl_seconds: int = 7 * 24 * 3600
+    price_cache_ttl_seconds: int = 3600
+    #: matches below this confidence are reported but not accepted (status ``not_found``)
+    confidence_threshold: float = 0.5
+    #: input limits
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_columns: int = 500
+
+    creators: CreatorsSettings = Field(default_factory=CreatorsSettings)
+    spapi: SpapiSettings = Field(default_factory=SpapiSettings)
+    keepa: KeepaSettings = Field(default_factory=KeepaSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'code2asin.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "storage").resolve().as_uri()

@@ -1,0 +1,1 @@
+"""Jobs: models, lifecycle, the chunk runner and statistics."""

@@ -1,0 +1,120 @@
+"""``code2asin convert``: one job from a file to a results file, on the configured backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from code2asin.config import Settings
+from code2asin.db import Database
+from code2asin.errors import Code2AsinError
+from code2asin.export import write_results
+from code2asin.ingest import InputTable
+from code2asin.jobs import service
+from code2asin.jobs.lifecycle import JobAction
+from code2asin.jobs.models import JobMode, JobStatus
+from code2asin.jobs.stats import job_statistics
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertRequest:
+    input_path: Path
+    output_path: Path
+    mode: str = "amazon"
+    provider_plan: str = "sandbox"
+    marketplace: str = "FR"
+    supplier_code: str = "DEFAULT"
+    download_images: bool = False
+    max_images: int = 10
+    image_mode: str = "replace"
+    code_column: str | None = None
+    confidence_threshold: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertResult:
+    job_id: str
+    status: str
+    rows: int
+    tiles: list[tuple[str, str]]
+    error_message: str | None = None
+
+
+def run_convert(
+    settings: Settings,
+    request: ConvertRequest,
+    *,
+    table_opener: Callable[[Path], InputTable],
+    on_read: Callable[[int], None] | None = None,
+    on_process: Callable[[int, int], None] | None = None,
+) -> ConvertResult:
+    """Create the job, run it to its end, write the results file; returns the job's outcome.
+
+    Raises ``Code2AsinError`` (one sentence) when the file cannot be read or the job cannot run.
+    """
+    mode = JobMode(request.mode)
+    if mode is JobMode.AMAZON:
+        raise Code2AsinError(
+            "Amazon mode is not available in this version yet: use --mode direct to import (EAN, ASIN) pairs."
+        )
+    table = table_opener(request.input_path)
+    db = Database.from_settings(settings)
+    try:
+        db.upgrade()
+        new = service.NewJob(
+            supplier_code=request.supplier_code,
+            mode=mode,
+            marketplace=request.marketplace,
+            provider_plan=request.provider_plan,
+            source_filename=request.input_path.name,
+            options=service.JobOptions(
+                download_images=request.download_images,
+                max_images_per_product=request.max_images,
+                image_mode=request.image_mode,
+                confidence_threshold=request.confidence_threshold,
+            ),
+            actor="cli",
+        )
+        job_id = service.create_job(db, table, new, on_progress=on_read)
+        with db.unit_of_work() as session:
+            job = service.get_job(session, job_id)
+            service.transition(session, job, JobAction.START, actor="cli")
+        with db.unit_of_work() as session:
+            job = service.get_job(session, job_id)
+            service.refresh_counters(session, job)
+            if on_process:
+                on_process(job.processed_codes, job.total_codes)
+            service.transition(session, job, JobAction.COMPLETE, actor="cli")
+        return export_job(db, job_id, request.output_path)
+    finally:
+        db.dispose()
+
+
+def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
+    """Write the job's results file and return its outcome."""
+    with db.unit_of_work() as session:
+        job = service.get_job(session, job_id)
+        stats = job_statistics(session, job_id)
+        headers = list(job.source_info.get("headers") or [])
+        extra = [
+            ("Job", job.id),
+            ("Status", job.status),
+            ("Supplier", job.supplier_code),
+            ("Mode", job.mode),
+            ("Marketplace", job.marketplace),
+            ("Provider plan", job.provider_plan),
+            ("Source file", job.source_filename),
+            ("Matched", f"{stats.matched:,}"),
+            ("Not found", f"{stats.not_found:,}"),
+            ("Invalid", f"{stats.invalid:,}"),
+            ("Failed", f"{stats.failed:,}"),
+        ]
+        rows = write_results(output_path, service.export_rows(session, job_id), headers, stats.tiles(), extra)
+        return ConvertResult(
+            job_id=job.id,
+            status=job.status,
+            rows=rows,
+            tiles=stats.tiles(),
+            error_message=job.error_message if job.status != JobStatus.COMPLETED else None,
+        )

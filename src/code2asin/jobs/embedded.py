@@ -1,0 +1,129 @@
+"""The embedded dispatcher: runs a job's chunks on a thread pool in this process (no broker needed)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select, update
+
+from code2asin.db import Database
+from code2asin.errors import ErrorType
+from code2asin.jobs.models import ChunkStatus, ItemStatus, Job, JobChunk, JobItem, JobStatus, utcnow
+from code2asin.jobs.runner import ChunkRunner
+
+
+class PoolOutcome(StrEnum):
+    FINISHED = "finished"  # the job left ``processing`` (completed, failed, paused or cancelled)
+    WAITING = "waiting"  # only rows waiting for a scheduled retry are left
+
+
+def due_chunks(db: Database, job_id: str) -> list[int]:
+    now = utcnow()
+    with db.unit_of_work() as session:
+        return list(
+            session.scalars(
+                select(JobChunk.chunk_no)
+                .where(
+                    JobChunk.job_id == job_id,
+                    or_(
+                        (JobChunk.status == ChunkStatus.PENDING)
+                        & or_(JobChunk.next_attempt_at.is_(None), JobChunk.next_attempt_at <= now),
+                        (JobChunk.status == ChunkStatus.RUNNING) & (JobChunk.lease_expires_at < now),
+                    ),
+                )
+                .order_by(JobChunk.chunk_no)
+            )
+        )
+
+
+def run_job(
+    db: Database,
+    runner: ChunkRunner,
+    job_id: str,
+    *,
+    workers: int = 4,
+    on_progress: Callable[[int, int], None] | None = None,
+    poll_seconds: float = 0.2,
+) -> PoolOutcome:
+    """Run every due chunk of ``job_id`` until the job leaves ``processing`` or only retries are left."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code2asin-chunk") as pool:
+        while True:
+            with db.unit_of_work() as session:
+                job = session.get(Job, job_id)
+                if job is None or job.status != JobStatus.PROCESSING:
+                    return PoolOutcome.FINISHED
+                if on_progress:
+                    on_progress(job.processed_codes, job.total_codes)
+                left = session.scalar(
+                    select(func.count(JobChunk.id)).where(
+                        JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
+                    )
+                )
+                running = session.scalar(
+                    select(func.count(JobChunk.id)).where(
+                        JobChunk.job_id == job_id, JobChunk.status == ChunkStatus.RUNNING
+                    )
+                )
+            if not left:
+                runner.complete_if_finished(job_id)
+                continue
+            chunks = due_chunks(db, job_id)
+            if not chunks:
+                if running:
+                    time.sleep(poll_seconds)  # another worker holds a lease; its end is not an event here
+                    continue
+                return PoolOutcome.WAITING
+            futures = [pool.submit(runner.run_chunk, job_id, n) for n in chunks]
+            for future in as_completed(futures):
+                future.result()
+                if on_progress:
+                    with db.unit_of_work() as session:
+                        job = session.get(Job, job_id)
+                        if job is not None:
+                            on_progress(job.processed_codes, job.total_codes)
+
+
+def _gave_up(message: str | None) -> str:
+    last = (message or "Lookup failed").split(" (attempt")[0]
+    return (
+        f"{last}; this one-shot run does not wait for the retry schedule: convert the file again later, "
+        "or run it as a job with `code2asin serve`, which retries after 1, 5, 15, 60 and 240 minutes."
+    )
+
+
+def give_up_waiting_rows(db: Database, job_id: str, runner: ChunkRunner) -> int:
+    """End rows that wait for a scheduled retry as ``failed`` (used by the one-shot CLI run).
+
+    The message keeps the last error and says how to try again; returns the number of rows ended.
+    """
+    with db.unit_of_work() as session:
+        rows = session.execute(
+            select(JobItem.id, JobItem.error_type, JobItem.error_message).where(
+                JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING
+            )
+        ).all()
+        if rows:
+            session.execute(
+                update(JobItem),
+                [
+                    {
+                        "id": item_id,
+                        "status": ItemStatus.FAILED,
+                        "error_type": error_type or ErrorType.UNKNOWN,
+                        "next_attempt_at": None,
+                        "error_message": _gave_up(message),
+                    }
+                    for item_id, error_type, message in rows
+                ],
+            )
+        session.execute(
+            update(JobChunk)
+            .where(JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE)
+            .values(status=ChunkStatus.DONE, next_attempt_at=None, lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    runner.complete_if_finished(job_id)
+    return len(rows)

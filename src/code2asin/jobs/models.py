@@ -1,0 +1,229 @@
+"""Database models of jobs, their items (one per input row), conversion logs, timeline events and chunks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    @classmethod
+    def table(cls) -> Table:
+        """The model's Core table (for bulk inserts that skip the ORM's per-object work)."""
+        table = cls.__table__
+        assert isinstance(table, Table)
+        return table
+
+    type_annotation_map = {dict[str, Any]: JSON(none_as_null=True), list[Any]: JSON(none_as_null=True)}
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobMode(StrEnum):
+    AMAZON = "amazon"
+    DIRECT = "direct"
+
+
+class ItemStatus(StrEnum):
+    """Row statuses. ``pending`` is internal; every row ends in one of the four others."""
+
+    PENDING = "pending"
+    MATCHED = "matched"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    FAILED = "failed"
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+
+
+Timestamp = DateTime(timezone=True)
+#: Python None is stored as SQL NULL (not the JSON text "null"), so "IS NULL" means "no value"
+NullableJSON = JSON(none_as_null=True)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    supplier_code: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.PENDING, index=True)
+    mode: Mapped[str] = mapped_column(String(20), default=JobMode.AMAZON)
+    marketplace: Mapped[str] = mapped_column(String(8), default="FR")
+    provider_plan: Mapped[str] = mapped_column(String(100), default="sandbox")
+    options: Mapped[dict[str, Any]] = mapped_column(NullableJSON, default=dict)
+    source_filename: Mapped[str] = mapped_column(String(500))
+    source_key: Mapped[str | None] = mapped_column(String(500))
+    #: what ingest found: format, sheet, header row, headers, column roles
+    source_info: Mapped[dict[str, Any]] = mapped_column(NullableJSON, default=dict)
+    total_codes: Mapped[int] = mapped_column(Integer, default=0)
+    processed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    successful_conversions: Mapped[int] = mapped_column(Integer, default=0)
+    failed_conversions: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    max_retries: Mapped[int] = mapped_column(Integer, default=5)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class JobItem(Base):
+    """One input data row and its result. Unique on (job_id, row_no) so a chunk can run twice."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "row_no", name="uq_job_items_job_row"),
+        Index("ix_job_items_job_status", "job_id", "status"),
+        Index("ix_job_items_job_gtin", "job_id", "gtin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    row_no: Mapped[int] = mapped_column(Integer)
+    chunk_no: Mapped[int] = mapped_column(Integer, default=0)
+    input_code: Mapped[str] = mapped_column(Text, default="")
+    code_type: Mapped[str | None] = mapped_column(String(10))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    product_ean: Mapped[str | None] = mapped_column(String(13))
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING)
+    asin: Mapped[str | None] = mapped_column(String(10))
+    match_type: Mapped[str | None] = mapped_column(String(10))
+    match_confidence: Mapped[float | None] = mapped_column(Float)
+    amazon_title: Mapped[str | None] = mapped_column(Text)
+    amazon_brand: Mapped[str | None] = mapped_column(String(500))
+    amazon_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    amazon_currency: Mapped[str | None] = mapped_column(String(3))
+    amazon_rating: Mapped[float | None] = mapped_column(Float)
+    amazon_review_count: Mapped[int | None] = mapped_column(Integer)
+    amazon_sales_rank: Mapped[int | None] = mapped_column(Integer)
+    amazon_images: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    stored_images: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    detail_page_url: Mapped[str | None] = mapped_column(Text)
+    #: every candidate with its reasons: [{"asin", "score", "match_type", "reasons": [...]}]
+    candidates: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    supplier_title: Mapped[str | None] = mapped_column(Text)
+    supplier_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    supplier_sku: Mapped[str | None] = mapped_column(String(200))
+    input_asin: Mapped[str | None] = mapped_column(String(50))
+    #: the input row's own cells, in input column order
+    input_values: Mapped[list[Any]] = mapped_column(NullableJSON, default=list)
+    error_type: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class ConversionLog(Base):
+    """The seed's per-code log (input_code, previous/new ASIN, reason, confidence, timing, api_response)."""
+
+    __tablename__ = "conversion_logs"
+    __table_args__ = (Index("ix_conversion_logs_job_id_id", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    row_no: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    level: Mapped[str] = mapped_column(String(10), default="info")
+    input_code: Mapped[str | None] = mapped_column(Text)
+    code_type: Mapped[str | None] = mapped_column(String(10))
+    previous_asin: Mapped[str | None] = mapped_column(String(10))
+    new_asin: Mapped[str | None] = mapped_column(String(10))
+    change_reason: Mapped[str | None] = mapped_column(String(50))
+    confidence_score: Mapped[float | None] = mapped_column(Float)
+    processing_time_ms: Mapped[int | None] = mapped_column(Integer)
+    api_response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    error_type: Mapped[str | None] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+
+
+class JobEvent(Base):
+    """The job's timeline: every transition and progress step, with time and actor."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job_id_id", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    event: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+
+
+class JobChunk(Base):
+    """A run of up to 100 rows: the unit a worker leases, runs and commits in one transaction."""
+
+    __tablename__ = "job_chunks"
+    __table_args__ = (UniqueConstraint("job_id", "chunk_no", name="uq_job_chunks_job_chunk"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    chunk_no: Mapped[int] = mapped_column(Integer)
+    first_row: Mapped[int] = mapped_column(Integer)
+    last_row: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=ChunkStatus.PENDING)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class LookupCache(Base):
+    """Provider answers shared across jobs: (provider, marketplace, gtin) -> candidates, with expiry."""
+
+    __tablename__ = "lookup_cache"
+    __table_args__ = (UniqueConstraint("provider", "marketplace", "key", name="uq_lookup_cache_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    marketplace: Mapped[str] = mapped_column(String(8))
+    #: ``gtin:<14 digits>`` for identify answers, ``asin:<ASIN>`` for enrich answers
+    key: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(NullableJSON)
+    fetched_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)

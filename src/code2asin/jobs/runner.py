@@ -1,0 +1,567 @@
+"""The chunk runner: lease a chunk of up to 100 rows, look its codes up, match, enrich, commit once.
+
+The same code runs in the embedded pool and in Celery workers; only the dispatcher differs.
+
+* A chunk is leased with a conditional UPDATE (pending, or running with an expired lease), so two workers
+  never run it at once and a crashed worker's chunk is taken over after one lease.
+* Rows are upserted by primary key in one transaction per chunk: running a chunk twice does no harm.
+* Duplicated codes are looked up once (per chunk, and across chunks and jobs through the lookup cache).
+* Pause and cancel are database state, read between provider calls: the chunk stops and gives its
+  unfinished rows back.
+* A transient failure (network, rate limit, unknown) keeps the row pending with ``next_attempt_at`` on the
+  1, 5, 15, 60, 240 minute schedule; after 5 attempts it ends ``failed``. ``invalid_data`` fails at once.
+* A ``ConfigurationError`` (bad credentials, partner tag, eligibility) fails the whole job with its sentence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from code2asin import barcodes, matching
+from code2asin.db import Database
+from code2asin.errors import RETRY_BACKOFF_MINUTES, ConfigurationError, ErrorType, ProviderError
+from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
+from code2asin.jobs.lifecycle import JobAction, target_status
+from code2asin.jobs.models import (
+    ChunkStatus,
+    ConversionLog,
+    ItemStatus,
+    Job,
+    JobChunk,
+    JobEvent,
+    JobItem,
+    JobStatus,
+    utcnow,
+)
+from code2asin.providers.base import Candidate, EnrichProvider, IdentifyProvider, LookupCode, LookupOutcome
+
+MAX_ATTEMPTS = len(RETRY_BACKOFF_MINUTES)
+#: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
+IN_RUN_RETRIES = 2
+MAX_IN_RUN_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class Plan:
+    """Which provider identifies codes and which ones enrich the chosen ASINs, in order."""
+
+    name: str
+    identify: IdentifyProvider
+    enrich: Sequence[EnrichProvider] = ()
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+class ChunkOutcome(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"  # not leasable (done, leased by someone else, not due)
+    RELEASED = "released"  # job paused/cancelled/not processing: unfinished rows given back
+    WAITING = "waiting"  # some rows wait for a scheduled retry
+    JOB_FAILED = "job_failed"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=utcnow().tzinfo)
+    return value
+
+
+class ChunkRunner:
+    def __init__(
+        self,
+        db: Database,
+        plan: Plan,
+        cache: LookupCacheStore | None,
+        *,
+        worker_id: str = "embedded",
+        lease_seconds: int = 300,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.plan = plan
+        self.cache = cache
+        self.worker_id = worker_id
+        self.lease = timedelta(seconds=lease_seconds)
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- leasing ---------------------------------------------------------------------------------
+    def _take_lease(self, job_id: str, chunk_no: int) -> bool:
+        now = self.clock()
+        with self.db.unit_of_work() as session:
+            result = session.execute(
+                update(JobChunk)
+                .where(
+                    JobChunk.job_id == job_id,
+                    JobChunk.chunk_no == chunk_no,
+                    or_(
+                        and_(
+                            JobChunk.status == ChunkStatus.PENDING,
+                            or_(JobChunk.next_attempt_at.is_(None), JobChunk.next_attempt_at <= now),
+                        ),
+                        and_(JobChunk.status == ChunkStatus.RUNNING, JobChunk.lease_expires_at < now),
+                    ),
+                )
+                .values(
+                    status=ChunkStatus.RUNNING,
+                    lease_owner=self.worker_id,
+                    lease_expires_at=now + self.lease,
+                    attempts=JobChunk.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _job_status(self, job_id: str) -> str | None:
+        with self.db.unit_of_work() as session:
+            return session.scalar(select(Job.status).where(Job.id == job_id))
+
+    # -- the chunk -------------------------------------------------------------------------------
+    def run_chunk(self, job_id: str, chunk_no: int) -> ChunkOutcome:
+        """Run one chunk of one job; safe to call twice and from several workers."""
+        if not self._take_lease(job_id, chunk_no):
+            return ChunkOutcome.SKIPPED
+        with self.db.unit_of_work() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status != JobStatus.PROCESSING:
+                self._release(job_id, chunk_no, None)
+                return ChunkOutcome.RELEASED
+            threshold = float((job.options or {}).get("confidence_threshold", 0.5))
+            marketplace = job.marketplace
+            now = self.clock()
+            items = list(
+                session.scalars(
+                    select(JobItem)
+                    .where(
+                        JobItem.job_id == job_id,
+                        JobItem.chunk_no == chunk_no,
+                        JobItem.status == ItemStatus.PENDING,
+                        or_(JobItem.next_attempt_at.is_(None), JobItem.next_attempt_at <= now),
+                    )
+                    .order_by(JobItem.row_no)
+                )
+            )
+        try:
+            updates, logs, stopped = self._process(job_id, items, marketplace, threshold)
+        except ConfigurationError as exc:
+            self._fail_job(job_id, str(exc))
+            self._release(job_id, chunk_no, None)
+            return ChunkOutcome.JOB_FAILED
+        return self._commit(job_id, chunk_no, updates, logs, stopped)
+
+    def _process(
+        self, job_id: str, items: list[JobItem], marketplace: str, threshold: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+        codes: dict[str, LookupCode] = {}
+        for item in items:
+            if item.gtin and item.gtin not in codes:
+                parsed = barcodes.parse_code(item.input_code)
+                codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
+        outcomes, stopped = self._identify(job_id, list(codes.values()), marketplace)
+        decisions: dict[int, matching.MatchDecision] = {}
+        for item in items:
+            outcome = outcomes.get(item.gtin or "")
+            if outcome is not None and outcome.error is None:
+                decisions[item.row_no] = matching.decide(
+                    codes[item.gtin or ""],
+                    outcome.candidates,
+                    supplier_title=item.supplier_title,
+                    threshold=threshold,
+                )
+        chosen = sorted({d.asin for d in decisions.values() if d.accepted and d.asin})
+        enriched, enrich_stopped = self._enrich(job_id, chosen, marketplace) if not stopped else ({}, True)
+        stopped = stopped or enrich_stopped
+        updates: list[dict[str, Any]] = []
+        logs: list[dict[str, Any]] = []
+        now = self.clock()
+        for item in items:
+            outcome = outcomes.get(item.gtin or "")
+            if outcome is None:
+                continue  # not looked up (job paused or cancelled): stays pending
+            values, log = self._row_result(item, outcome, decisions.get(item.row_no), enriched, now)
+            updates.append(values)
+            logs.append(log)
+        return updates, logs, stopped
+
+    def _identify(
+        self, job_id: str, codes: list[LookupCode], marketplace: str
+    ) -> tuple[dict[str, LookupOutcome], bool]:
+        provider = self.plan.identify
+        outcomes: dict[str, LookupOutcome] = {}
+        if self.cache is not None:
+            cached = self.cache.get(provider.name, marketplace, (f"gtin:{c.gtin}" for c in codes))
+            for key, payload in cached.items():
+                outcomes[key[5:]] = LookupOutcome(
+                    candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
+                    api_response={"cached": True},
+                )
+        missing = [c for c in codes if c.gtin not in outcomes]
+        size = max(1, provider.identify_batch_size)
+        for start in range(0, len(missing), size):
+            if self._job_status(job_id) != JobStatus.PROCESSING:
+                return outcomes, True
+            batch = missing[start : start + size]
+            gtins = [c.gtin for c in batch]
+            answer = self._with_retries(partial(provider.identify, batch), gtins, _outcome_of)
+            fresh = {}
+            for code in batch:
+                outcome = answer.get(code.gtin) or LookupOutcome(
+                    error=ProviderError("The provider gave no answer for this code.", ErrorType.UNKNOWN)
+                )
+                outcomes[code.gtin] = outcome
+                if outcome.error is None:
+                    fresh[f"gtin:{code.gtin}"] = {
+                        "candidates": [candidate_to_dict(c) for c in outcome.candidates]
+                    }
+            if self.cache is not None:
+                self.cache.put(provider.name, marketplace, fresh, prices=False)
+        return outcomes, False
+
+    def _enrich(self, job_id: str, asins: list[str], marketplace: str) -> tuple[dict[str, Candidate], bool]:
+        merged: dict[str, Candidate] = {}
+        for stage in self.plan.enrich:
+            found: dict[str, Candidate] = {}
+            if self.cache is not None:
+                for key, payload in self.cache.get(
+                    stage.name, marketplace, (f"asin:{a}" for a in asins)
+                ).items():
+                    found[key[5:]] = candidate_from_dict(payload)
+            missing = [a for a in asins if a not in found]
+            size = max(1, stage.enrich_batch_size)
+            for start in range(0, len(missing), size):
+                if self._job_status(job_id) != JobStatus.PROCESSING:
+                    return merged, True
+                batch = missing[start : start + size]
+                answer = self._with_retries(partial(stage.enrich, batch), batch, _error_of)
+                fresh = {}
+                for asin in batch:
+                    value = answer.get(asin)
+                    if isinstance(value, Candidate):
+                        found[asin] = value
+                        fresh[f"asin:{asin}"] = candidate_to_dict(value)
+                if self.cache is not None:
+                    self.cache.put(stage.name, marketplace, fresh, prices=True)
+            for asin, candidate in found.items():
+                merged[asin] = merge_candidates(merged.get(asin), candidate)
+        return merged, False
+
+    def _with_retries(
+        self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
+    ) -> dict[str, Any]:
+        """Call a provider; a batch-wide transient failure is retried quickly a couple of times.
+
+        ``wrap`` turns an exception raised for the whole batch into each key's answer.
+        """
+        for attempt in range(IN_RUN_RETRIES + 1):
+            try:
+                answer = call()
+            except ConfigurationError:
+                raise
+            except ProviderError as exc:
+                if exc.error_type is ErrorType.INVALID_DATA or attempt == IN_RUN_RETRIES:
+                    return {k: wrap(exc) for k in keys}
+                self.sleep(min(exc.retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
+                continue
+            errors = [v.error if isinstance(v, LookupOutcome) else v for v in answer.values()]
+            transient = [
+                e
+                for e in errors
+                if isinstance(e, ProviderError) and e.error_type is not ErrorType.INVALID_DATA
+            ]
+            if transient and len(transient) == len(keys) and attempt < IN_RUN_RETRIES:
+                self.sleep(min(transient[0].retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
+                continue
+            return answer
+        return {}
+
+    def _row_result(
+        self,
+        item: JobItem,
+        outcome: LookupOutcome,
+        decision: matching.MatchDecision | None,
+        enriched: dict[str, Candidate],
+        now: datetime,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        values: dict[str, Any] = {
+            "id": item.id,
+            "attempts": item.attempts + 1,
+            "next_attempt_at": None,
+            "error_type": None,
+            "error_message": None,
+        }
+        log: dict[str, Any] = {
+            "job_id": item.job_id,
+            "row_no": item.row_no,
+            "input_code": item.input_code,
+            "code_type": item.code_type,
+            "previous_asin": item.asin,
+            "processing_time_ms": outcome.elapsed_ms,
+            "api_response": outcome.api_response,
+            "timestamp": now,
+            "level": "info",
+        }
+        if outcome.error is not None:
+            error = outcome.error
+            retryable = error.error_type is not ErrorType.INVALID_DATA and item.attempts + 1 < MAX_ATTEMPTS
+            values["error_type"] = error.error_type.value
+            if retryable:
+                delay = timedelta(minutes=RETRY_BACKOFF_MINUTES[item.attempts])
+                if error.retry_after:
+                    delay = max(delay, timedelta(seconds=error.retry_after))
+                values["status"] = ItemStatus.PENDING
+                values["next_attempt_at"] = now + delay
+                values["error_message"] = (
+                    f"{error} (attempt {item.attempts + 1} of {MAX_ATTEMPTS}; next try at "
+                    f"{(now + delay).strftime('%H:%M')} UTC)"
+                )
+            else:
+                values["status"] = ItemStatus.FAILED
+                values["error_message"] = (
+                    str(error)
+                    if error.error_type is ErrorType.INVALID_DATA
+                    else (f"{error} (gave up after {item.attempts + 1} attempts)")
+                )
+            log.update(
+                level="error" if not retryable else "warning",
+                change_reason="error",
+                error_type=error.error_type.value,
+                message=values["error_message"],
+            )
+            return values, log
+        assert decision is not None
+        values["candidates"] = [
+            {
+                "asin": c.asin,
+                "score": c.score,
+                "match_type": c.match_type.value if c.match_type else None,
+                "reasons": list(c.reasons),
+            }
+            for c in decision.candidates
+        ]
+        chosen = next((c for c in outcome.candidates if c.asin == decision.asin), None)
+        if decision.accepted and decision.asin and chosen is not None:
+            data = merge_candidates(chosen, enriched.get(decision.asin))
+            values.update(
+                status=ItemStatus.MATCHED,
+                asin=decision.asin,
+                match_type=decision.match_type.value if decision.match_type else None,
+                match_confidence=decision.confidence,
+                amazon_title=data.title,
+                amazon_brand=data.brand,
+                amazon_price=data.price,
+                amazon_currency=data.currency,
+                amazon_rating=data.rating,
+                amazon_review_count=data.review_count,
+                amazon_sales_rank=data.sales_rank,
+                amazon_images=data.images or None,
+                detail_page_url=data.detail_page_url,
+                error_message=_note(item, decision.reason),
+            )
+            log.update(
+                new_asin=decision.asin,
+                change_reason="initial" if not item.asin else "rematch",
+                confidence_score=decision.confidence,
+                message=decision.reason,
+            )
+        else:
+            values.update(
+                status=ItemStatus.NOT_FOUND,
+                asin=None,
+                match_type=None,
+                match_confidence=decision.confidence or None,
+                error_message=decision.reason,
+            )
+            log.update(
+                change_reason="not_found",
+                confidence_score=decision.confidence or None,
+                message=decision.reason,
+            )
+        return values, log
+
+    def _commit(
+        self,
+        job_id: str,
+        chunk_no: int,
+        updates: list[dict[str, Any]],
+        logs: list[dict[str, Any]],
+        stopped: bool,
+    ) -> ChunkOutcome:
+        now = self.clock()
+        with self.db.unit_of_work() as session:
+            if updates:
+                session.execute(update(JobItem), updates)
+            if logs:
+                session.execute(ConversionLog.table().insert(), logs)
+            waiting = session.scalar(
+                select(func.min(func.coalesce(JobItem.next_attempt_at, now))).where(
+                    JobItem.job_id == job_id,
+                    JobItem.chunk_no == chunk_no,
+                    JobItem.status == ItemStatus.PENDING,
+                )
+            )
+            done = waiting is None
+            session.execute(
+                update(JobChunk)
+                .where(
+                    JobChunk.job_id == job_id,
+                    JobChunk.chunk_no == chunk_no,
+                    JobChunk.lease_owner == self.worker_id,
+                )
+                .values(
+                    status=ChunkStatus.DONE if done else ChunkStatus.PENDING,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=None if done else _aware(waiting),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            _refresh_job_counters(session, job_id)
+        if done:
+            self.complete_if_finished(job_id)
+            return ChunkOutcome.DONE
+        return ChunkOutcome.RELEASED if stopped else ChunkOutcome.WAITING
+
+    def _release(self, job_id: str, chunk_no: int, next_attempt_at: datetime | None) -> None:
+        with self.db.unit_of_work() as session:
+            session.execute(
+                update(JobChunk)
+                .where(
+                    JobChunk.job_id == job_id,
+                    JobChunk.chunk_no == chunk_no,
+                    JobChunk.lease_owner == self.worker_id,
+                )
+                .values(
+                    status=ChunkStatus.PENDING,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=next_attempt_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _fail_job(self, job_id: str, message: str) -> None:
+        with self.db.unit_of_work() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status not in (JobStatus.PROCESSING, JobStatus.PAUSED, JobStatus.PENDING):
+                return
+            before = job.status
+            job.status = target_status(JobAction.FAIL, before) or before
+            job.error_message = message
+            job.completed_at = self.clock()
+            session.add(
+                JobEvent(
+                    job_id=job_id,
+                    event="fail",
+                    actor=self.worker_id,
+                    from_status=before,
+                    to_status=job.status,
+                    detail={"error": message},
+                )
+            )
+
+    def complete_if_finished(self, job_id: str) -> bool:
+        """Mark the job completed when no chunk is left; safe under concurrency (conditional update)."""
+        with self.db.unit_of_work() as session:
+            left = session.scalar(
+                select(func.count(JobChunk.id)).where(
+                    JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
+                )
+            )
+            if left:
+                return False
+            target = target_status(JobAction.COMPLETE, JobStatus.PROCESSING)
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+                .values(status=target, completed_at=self.clock())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                session.add(
+                    JobEvent(
+                        job_id=job_id,
+                        event="complete",
+                        actor=self.worker_id,
+                        from_status=JobStatus.PROCESSING,
+                        to_status=target,
+                    )
+                )
+                _refresh_job_counters(session, job_id)
+                return True
+        return False
+
+
+def _outcome_of(error: ProviderError) -> LookupOutcome:
+    return LookupOutcome(error=error)
+
+
+def _error_of(error: ProviderError) -> ProviderError:
+    return error
+
+
+def merge_candidates(base: Candidate | None, extra: Candidate | None) -> Candidate:
+    """``base`` with the fields it lacks taken from ``extra`` (the later enrich stage fills gaps)."""
+    if base is None:
+        assert extra is not None
+        return extra
+    if extra is None:
+        return base
+    merged = Candidate(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+    merged.field_sources = dict(base.field_sources)
+    for name in (
+        "title",
+        "brand",
+        "price",
+        "currency",
+        "buy_box",
+        "availability",
+        "sales_rank",
+        "detail_page_url",
+        "rating",
+        "review_count",
+        "package_quantity",
+        "parent_asin",
+    ):
+        if getattr(merged, name) is None and getattr(extra, name) is not None:
+            setattr(merged, name, getattr(extra, name))
+            merged.field_sources[name] = extra.field_sources.get(name, extra.source)
+    if not merged.images and extra.images:
+        merged.images = list(extra.images)
+        merged.field_sources["images"] = extra.field_sources.get("images", extra.source)
+    return merged
+
+
+def _note(item: JobItem, reason: str) -> str | None:
+    # a matched row keeps the barcode note (e.g. leading zeros restored) next to the match reason
+    parsed_note = barcodes.parse_code(item.input_code).message
+    return " ".join(p for p in (parsed_note, reason) if p) or None
+
+
+def _refresh_job_counters(session: Any, job_id: str) -> None:
+    counts = dict(
+        session.execute(
+            select(JobItem.status, func.count()).where(JobItem.job_id == job_id).group_by(JobItem.status)
+        ).all()
+    )
+    total = sum(counts.values())
+    processed = total - counts.get(ItemStatus.PENDING, 0)
+    matched = counts.get(ItemStatus.MATCHED, 0)
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            total_codes=total,
+            processed_codes=processed,
+            successful_conversions=matched,
+            failed_conversions=processed - matched,
+        )
+        .execution_options(synchronize_session=False)
+    )

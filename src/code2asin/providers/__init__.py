@@ -1,0 +1,1 @@
+"""Data sources behind one small protocol (see ``base``)."""

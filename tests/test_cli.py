@@ -1,0 +1,126 @@
+"""The CLI contract end to end on the embedded default (SQLite in a temporary data dir)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from code2asin.cli import app
+from code2asin.export import RESULT_COLUMNS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BIOVERT = FIXTURES / "supplier" / "biovert_direct_fr.csv"
+
+runner = CliRunner()
+
+EXPECTED_DIRECT = {
+    1: ("matched", None),
+    2: ("invalid", "Scientific notation"),
+    3: ("matched", "1 leading zero restored"),
+    4: ("matched", None),
+    5: ("matched", None),
+    6: ("matched", None),
+    7: ("invalid", "in-store"),
+    8: ("invalid", "coupon"),
+    9: ("invalid", "Only digits are allowed"),
+    10: ("invalid", "all zeros"),
+    11: ("matched", None),
+    12: ("invalid", "Conflicting ASINs for this code (row 12: B00IV1W3WI; row 13: B00IV1W3WJ)"),
+    13: ("invalid", "Conflicting ASINs for this code (row 12: B00IV1W3WI; row 13: B00IV1W3WJ)"),
+    14: ("invalid", "Empty cell"),
+    15: ("invalid", "all zeros"),
+    16: ("invalid", "No ASIN on this row"),
+}
+
+
+def _results(path: Path) -> list[dict[str, object]]:
+    ws = openpyxl.load_workbook(path)["Results"]
+    rows = list(ws.iter_rows(values_only=True))
+    header = rows[0]
+    return [dict(zip(header[: len(RESULT_COLUMNS)], row, strict=False)) for row in rows[1:]]
+
+
+def test_direct_convert_of_a_messy_french_file_accounts_for_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "biovert.results.xlsx"
+    result = runner.invoke(app, ["convert", str(BIOVERT), "--mode", "direct", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Total Codes" in result.output and "16" in result.output
+    rows = _results(out)
+    assert [r["row"] for r in rows] == list(range(1, 17))
+    for row in rows:
+        status, reason = EXPECTED_DIRECT[int(row["row"])]  # type: ignore[arg-type]
+        assert row["status"] == status, row
+        if reason is not None:
+            assert reason in str(row["error_message"]), row
+        if status == "invalid":
+            assert row["error_type"] == "invalid_data"
+        else:
+            assert row["match_type"] == "manual" and row["match_confidence"] == 1
+    assert rows[3]["asin"] == "080442957X" and rows[3]["code_type"] == "ISBN10"
+    assert rows[2]["gtin"] == "00036000291452" and rows[2]["product_ean"] == "0036000291452"
+
+
+def test_exported_workbook_keeps_codes_as_text_input_columns_and_no_formula(tmp_path: Path) -> None:
+    out = tmp_path / "biovert.results.xlsx"
+    assert runner.invoke(app, ["convert", str(BIOVERT), "--mode", "direct", "-o", str(out)]).exit_code == 0
+    ws = openpyxl.load_workbook(out)["Results"]
+    header = [c.value for c in ws[1]]
+    assert header[len(RESULT_COLUMNS) :] == ["Référence", "Libellé article", "EAN", "ASIN", "Prix achat HT"]
+    assert ws.max_row == 17
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.data_type != "f"
+        for col in ("input_code", "gtin", "product_ean"):
+            cell = row[RESULT_COLUMNS.index(col)]
+            assert cell.value is None or cell.data_type == "s"
+    title = ws.cell(row=7, column=len(RESULT_COLUMNS) + 2)
+    assert title.value.startswith("=HYPERLINK") and title.quotePrefix
+    price = ws.cell(row=12, column=RESULT_COLUMNS.index("supplier_price") + 1)
+    assert price.value == pytest.approx(1234.56)
+
+
+def test_csv_output_by_suffix_is_utf8_with_bom(tmp_path: Path) -> None:
+    out = tmp_path / "biovert.results.csv"
+    assert runner.invoke(app, ["convert", str(BIOVERT), "--mode", "direct", "-o", str(out)]).exit_code == 0
+    text = out.read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf")
+    assert "Libellé article" in text.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text.decode("utf-8-sig")
+
+
+def test_check_reports_valid_and_invalid_without_a_database(tmp_path: Path) -> None:
+    report = tmp_path / "report.xlsx"
+    result = runner.invoke(app, ["check", str(FIXTURES / "ingest" / "fournisseur_fr.csv"), "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    rows = _results(report)
+    assert {r["status"] for r in rows} == {"valid", "invalid"}
+    assert len(rows) == 9
+    assert not (tmp_path / "data").exists()
+
+
+def test_missing_file_is_one_clear_sentence_and_non_zero_exit(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", str(tmp_path / "nope.csv"), "--mode", "direct"])
+    assert result.exit_code != 0
+    assert "nope.csv" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_code_column_lists_the_headers_seen(tmp_path: Path) -> None:
+    src = tmp_path / "prices.csv"
+    src.write_text("Ref;Libellé;Prix\nA1;Café;3,20\nA2;Thé;2,10\n", encoding="utf-8")
+    result = runner.invoke(app, ["check", str(src)])
+    assert result.exit_code == 1
+    assert "'Ref', 'Libellé', 'Prix'" in " ".join(result.output.split())
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "code2asin", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert "convert" in proc.stdout and "check" in proc.stdout
