@@ -209,10 +209,64 @@ def convert(
     except Code2AsinError as exc:
         fail(str(exc))
     elapsed = time.perf_counter() - started
-    print_tiles(result.tiles, title=f"Job {result.job_id} ({result.status})")
+    print_tiles(result.tiles, title=f"Job {result.job_id[:8]} {result.status}")
     out.print(f"Results written to {output} ({result.rows:,} rows, {elapsed:.1f} s)")
     if result.status != "completed":
         fail(result.error_message or f"The job ended {result.status}.")
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+    credential_id: Annotated[str | None, typer.Option(help="Creators credential id to accept.")] = None,
+    credential_secret: Annotated[
+        str | None, typer.Option(help="Creators credential secret to accept.")
+    ] = None,
+    refresh_token: Annotated[str | None, typer.Option(help="SP-API refresh token to accept.")] = None,
+    latency_ms: Annotated[float, typer.Option(help="Latency added to every answer.")] = 0.0,
+    no_quotas: Annotated[bool, typer.Option("--no-quotas", help="Do not enforce Amazon's quotas.")] = False,
+) -> None:
+    """Serve the local Amazon simulator (Creators API, SP-API, image CDN) until interrupted."""
+    import threading
+
+    from code2asin.sandbox import server as sb
+
+    running = sb.SandboxServer(
+        host,
+        port,
+        credential_id=credential_id or sb.DEFAULT_CREDENTIAL_ID,
+        credential_secret=credential_secret or sb.DEFAULT_CREDENTIAL_SECRET,
+        refresh_token=refresh_token or sb.DEFAULT_REFRESH_TOKEN,
+        latency_ms=latency_ms,
+        quotas=None if no_quotas else sb.SandboxQuotas(),
+    ).start()
+    out.print(f"Sandbox ready at {running.base_url}", highlight=False)
+    out.print(
+        "Creators API: "
+        f"CODE2ASIN_CREATORS_API_URL={running.base_url} "
+        f"CODE2ASIN_CREATORS_TOKEN_URL={running.cognito_token_url} "
+        f"CODE2ASIN_CREATORS_CREDENTIAL_ID={credential_id or sb.DEFAULT_CREDENTIAL_ID} "
+        f"CODE2ASIN_CREATORS_CREDENTIAL_SECRET={credential_secret or sb.DEFAULT_CREDENTIAL_SECRET} "
+        f"CODE2ASIN_CREATORS_PARTNER_TAG={sb.DEFAULT_PARTNER_TAG}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
+        "SP-API: "
+        f"CODE2ASIN_SPAPI_API_URL={running.base_url} CODE2ASIN_SPAPI_TOKEN_URL={running.lwa_token_url} "
+        f"CODE2ASIN_SPAPI_CLIENT_ID={sb.DEFAULT_LWA_CLIENT_ID} "
+        f"CODE2ASIN_SPAPI_CLIENT_SECRET={sb.DEFAULT_LWA_CLIENT_SECRET} "
+        f"CODE2ASIN_SPAPI_REFRESH_TOKEN={refresh_token or sb.DEFAULT_REFRESH_TOKEN}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
 
 
 @db_app.command("upgrade")

@@ -8,13 +8,16 @@ from pathlib import Path
 
 from code2asin.config import Settings
 from code2asin.db import Database
-from code2asin.errors import Code2AsinError
 from code2asin.export import write_results
 from code2asin.ingest import InputTable
 from code2asin.jobs import service
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
+from code2asin.jobs.runner import ChunkRunner
 from code2asin.jobs.stats import job_statistics
+from code2asin.providers.plan import build_plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,11 @@ def run_convert(
     Raises ``Code2AsinError`` (one sentence) when the file cannot be read or the job cannot run.
     """
     mode = JobMode(request.mode)
-    if mode is JobMode.AMAZON:
-        raise Code2AsinError(
-            "Amazon mode is not available in this version yet: use --mode direct to import (EAN, ASIN) pairs."
-        )
     table = table_opener(request.input_path)
+    plan = None
+    if mode is JobMode.AMAZON:
+        # fail on a bad plan or missing credentials before any job exists
+        plan = build_plan(settings, request.provider_plan, request.marketplace)
     db = Database.from_settings(settings)
     try:
         db.upgrade()
@@ -80,14 +83,23 @@ def run_convert(
         with db.unit_of_work() as session:
             job = service.get_job(session, job_id)
             service.transition(session, job, JobAction.START, actor="cli")
-        with db.unit_of_work() as session:
-            job = service.get_job(session, job_id)
-            service.refresh_counters(session, job)
-            if on_process:
-                on_process(job.processed_codes, job.total_codes)
-            service.transition(session, job, JobAction.COMPLETE, actor="cli")
+        if plan is None:
+            with db.unit_of_work() as session:
+                job = service.get_job(session, job_id)
+                service.refresh_counters(session, job)
+                if on_process:
+                    on_process(job.processed_codes, job.total_codes)
+                service.transition(session, job, JobAction.COMPLETE, actor="cli")
+        else:
+            cache = LookupCacheStore(db, settings.cache_ttl_seconds, settings.price_cache_ttl_seconds)
+            runner = ChunkRunner(db, plan, cache, worker_id="cli")
+            runner.complete_if_finished(job_id)  # a file without any valid code has nothing to look up
+            if run_job(db, runner, job_id, on_progress=on_process) is PoolOutcome.WAITING:
+                give_up_waiting_rows(db, job_id, runner)
         return export_job(db, job_id, request.output_path)
     finally:
+        if plan is not None:
+            plan.close()
         db.dispose()
 
 

@@ -166,27 +166,35 @@ class ChunkRunner:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
         outcomes, stopped = self._identify(job_id, list(codes.values()), marketplace)
+        # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
+        # and the sales rank, which an identify stage such as SP-API's catalog does not return.
+        asins = sorted({c.asin for o in outcomes.values() if o.error is None for c in o.candidates})
+        enriched: dict[str, Candidate] = {}
+        if asins and not stopped:
+            enriched, stopped = self._enrich(job_id, asins, marketplace)
         decisions: dict[int, matching.MatchDecision] = {}
+        merged: dict[str, list[Candidate]] = {}
+        for gtin, outcome in outcomes.items():
+            if outcome.error is None:
+                merged[gtin] = [merge_candidates(c, enriched.get(c.asin)) for c in outcome.candidates]
         for item in items:
-            outcome = outcomes.get(item.gtin or "")
-            if outcome is not None and outcome.error is None:
+            candidates = merged.get(item.gtin or "")
+            if candidates is not None:
                 decisions[item.row_no] = matching.decide(
                     codes[item.gtin or ""],
-                    outcome.candidates,
+                    candidates,
                     supplier_title=item.supplier_title,
                     threshold=threshold,
                 )
-        chosen = sorted({d.asin for d in decisions.values() if d.accepted and d.asin})
-        enriched, enrich_stopped = self._enrich(job_id, chosen, marketplace) if not stopped else ({}, True)
-        stopped = stopped or enrich_stopped
         updates: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
         now = self.clock()
         for item in items:
-            outcome = outcomes.get(item.gtin or "")
-            if outcome is None:
+            looked_up = outcomes.get(item.gtin or "")
+            if looked_up is None:
                 continue  # not looked up (job paused or cancelled): stays pending
-            values, log = self._row_result(item, outcome, decisions.get(item.row_no), enriched, now)
+            candidates = merged.get(item.gtin or "", looked_up.candidates)
+            values, log = self._row_result(item, looked_up, candidates, decisions.get(item.row_no), now)
             updates.append(values)
             logs.append(log)
         return updates, logs, stopped
@@ -286,8 +294,8 @@ class ChunkRunner:
         self,
         item: JobItem,
         outcome: LookupOutcome,
+        candidates: list[Candidate],
         decision: matching.MatchDecision | None,
-        enriched: dict[str, Candidate],
         now: datetime,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         values: dict[str, Any] = {
@@ -346,9 +354,9 @@ class ChunkRunner:
             }
             for c in decision.candidates
         ]
-        chosen = next((c for c in outcome.candidates if c.asin == decision.asin), None)
+        chosen = next((c for c in candidates if c.asin == decision.asin), None)
         if decision.accepted and decision.asin and chosen is not None:
-            data = merge_candidates(chosen, enriched.get(decision.asin))
+            data = chosen
             values.update(
                 status=ItemStatus.MATCHED,
                 asin=decision.asin,

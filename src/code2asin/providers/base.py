@@ -35,7 +35,7 @@ class Candidate:
 
     asin: str
     source: str
-    #: identifier type (``EAN``, ``UPC``, ``ISBN``, ``GTIN``, ``JAN``) -> values exactly as Amazon returned them
+    #: identifier type (``EAN``, ``UPC``, ``ISBN``, ``GTIN``, ``JAN``) -> values as Amazon returned them
     identifiers: dict[str, list[str]] = field(default_factory=dict)
     title: str | None = None
     brand: str | None = None

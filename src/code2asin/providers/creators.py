@@ -1,0 +1,495 @@
+"""Amazon Creators API (the PA-API 5 successor): identify by keyword search, enrich by ``getItems``.
+
+Protocol (``/work/shared/docs/amazon-apis.md`` §1): OAuth2 client credentials, Cognito for credential
+versions 2.x (form body, scope ``creatorsapi/default``, header ``Bearer <t>, Version <v>``) and Login
+with Amazon for 3.x (JSON body, scope ``creatorsapi::default``, header ``Bearer <t>``); every call is a
+JSON ``POST`` with ``x-marketplace: www.amazon.fr``. There is no identifier lookup: ``searchItems`` with
+``keywords=<code>`` returns candidates whose ``itemInfo.externalIds`` the matcher checks. A search with
+no hit answers 404 ``ResourceNotFoundException``, which is "not found", not a failure.
+
+Errors: 429 -> ``api_rate_limit`` (and the limiter key is paused for the advertised delay); 5xx,
+timeouts, connection errors, broken JSON -> ``network``; 400 on a code -> ``invalid_data``; refused
+partner tag, credentials or eligibility -> ``ConfigurationError`` raised out of ``identify``/``enrich``
+so the job stops. Secrets and tokens never appear in logs, ``api_response`` or messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from code2asin.errors import ConfigurationError, ErrorType, ProviderError
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.marketplaces import get_marketplace
+from code2asin.providers.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+NAME = "creators"
+DEFAULT_API_URL = "https://creatorsapi.amazon"
+TOKEN_URLS: dict[str, str] = {
+    "2.1": "https://creatorsapi.auth.us-east-1.amazoncognito.com/oauth2/token",
+    "2.2": "https://creatorsapi.auth.eu-south-2.amazoncognito.com/oauth2/token",
+    "2.3": "https://creatorsapi.auth.us-west-2.amazoncognito.com/oauth2/token",
+    "3.1": "https://api.amazon.com/auth/o2/token",
+    "3.2": "https://api.amazon.co.uk/auth/o2/token",
+    "3.3": "https://api.amazon.co.jp/auth/o2/token",
+}
+RESOURCES: tuple[str, ...] = (
+    "itemInfo.externalIds",
+    "itemInfo.title",
+    "itemInfo.byLineInfo",
+    "itemInfo.productInfo",
+    "images.primary.large",
+    "images.variants.large",
+    "offersV2.listings.price",
+    "offersV2.listings.isBuyBoxWinner",
+    "offersV2.listings.availability",
+    "browseNodeInfo.websiteSalesRank",
+    "parentASIN",
+)
+ISBN_TYPES = frozenset({"ISBN10", "ISBN13"})
+_EXTERNAL_IDS = {"eans": "EAN", "upcs": "UPC", "isbns": "ISBN"}
+_IMAGE_SIZES = ("hiRes", "large", "medium", "small")
+_RETRY_TOKEN_REASONS = frozenset({"TokenExpired", "InvalidToken"})
+
+
+# -- plumbing shared with the SP-API client (``spapi`` imports these) ----------------------------------
+
+#: refresh a cached token this long before it expires
+TOKEN_REFRESH_MARGIN = 60.0
+
+
+class TokenCache:
+    """Access tokens shared by the threads (and clients) of one process, keyed by credential.
+
+    ``get`` returns the cached token until ``TOKEN_REFRESH_MARGIN`` seconds before its expiry, else
+    calls ``fetch`` (which returns ``(token, expires_in)``) under a lock so one thread refreshes.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def get(self, key: str, fetch: Callable[[], tuple[str, float]]) -> str:
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached is not None and self._clock() < cached[1]:
+                return cached[0]
+            token, expires_in = fetch()
+            self._tokens[key] = (token, self._clock() + max(expires_in - TOKEN_REFRESH_MARGIN, 0.0))
+            return token
+
+    def invalidate(self, key: str, token: str) -> None:
+        """Forget ``token`` (refused by the API) unless another thread already replaced it."""
+        with self._lock:
+            if self._tokens.get(key, ("", 0.0))[0] == token:
+                del self._tokens[key]
+
+
+def send(http: httpx.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP exchange; timeouts and transport failures become ``network`` errors naming ``what``."""
+    try:
+        return http.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise ProviderError(f"{what} timed out ({type(exc).__name__}).", ErrorType.NETWORK) from None
+    except httpx.TransportError as exc:
+        raise ProviderError(
+            f"{what} could not be reached ({type(exc).__name__}).", ErrorType.NETWORK
+        ) from None
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The response's JSON object; an empty body is ``{}``; anything unparsable is a ``network`` error."""
+    if not response.content:
+        return {}
+    try:
+        data = response.json()
+    except ValueError:
+        raise ProviderError(
+            f"{what} answered HTTP {response.status_code} with a body that is not JSON.", ErrorType.NETWORK
+        ) from None
+    if not isinstance(data, dict):
+        raise ProviderError(f"{what} answered JSON that is not an object.", ErrorType.NETWORK)
+    return data
+
+
+def parse_token(response: httpx.Response, what: str, rate: float) -> tuple[str, float]:
+    """``(access_token, expires_in)`` from a 200 token answer; 429 and 5xx are classified errors."""
+    if response.status_code == 429:
+        delay = retry_after(response, None, 1.0 / rate)
+        raise ProviderError(f"{what} throttled (HTTP 429).", ErrorType.API_RATE_LIMIT, delay)
+    if response.status_code != 200:
+        raise ProviderError(f"{what} answered HTTP {response.status_code}.", ErrorType.NETWORK)
+    data = json_object(response, what)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise ProviderError(f"{what} answered without an access_token.", ErrorType.NETWORK)
+    return token, float_or_none(data.get("expires_in")) or 3600.0
+
+
+def token_error(response: httpx.Response) -> str:
+    """``HTTP 401 invalid_client`` from an OAuth2 error answer (never echoes the request)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    code = data.get("error") or data.get("reason") if isinstance(data, dict) else None
+    return f"HTTP {response.status_code} {code}" if code else f"HTTP {response.status_code}"
+
+
+def retry_after(response: httpx.Response, advertised: object, default: float) -> float:
+    """Seconds to wait after a 429: the body's value, else ``Retry-After`` (seconds or date), else default."""
+    seconds = float_or_none(advertised)
+    header = response.headers.get("Retry-After")
+    if seconds is None and header:
+        seconds = float_or_none(header)
+        if seconds is None:
+            try:
+                seconds = parsedate_to_datetime(header).timestamp() - time.time()
+            except (TypeError, ValueError):
+                seconds = None
+    return max(seconds, 0.0) if seconds is not None else default
+
+
+def dicts(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def dict_at(node: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = node.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
+def float_or_none(value: object) -> float | None:
+    try:
+        return float(str(value)) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
+def decimal_or_none(value: object) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None and not isinstance(value, bool) else None
+    except InvalidOperation:
+        return None
+
+
+_SOURCE_FIELDS = tuple(
+    f.name for f in fields(Candidate) if f.name not in {"asin", "source", "identifiers", "field_sources"}
+)
+
+
+def mark_sources(candidate: Candidate, provider: str) -> None:
+    """Record ``provider`` in ``field_sources`` for every field it filled."""
+    for name in _SOURCE_FIELDS:
+        value = getattr(candidate, name)
+        if value is not None and value != []:
+            candidate.field_sources[name] = provider
+
+
+class CreatorsClient:
+    """Creators API provider: ``identify`` (a ``searchItems`` per code), ``enrich`` (``getItems`` by 10).
+
+    ``token_url`` overrides the version's token endpoint (the sandbox serves both flows). Raises
+    ``ConfigurationError`` at construction when the credential version is unknown or does not serve
+    the marketplace's region.
+    """
+
+    name = NAME
+    identify_batch_size = 1
+    enrich_batch_size = 10
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        limiter: RateLimiter,
+        credential_id: str,
+        credential_secret: str,
+        credential_version: str,
+        partner_tag: str,
+        marketplace: str = "FR",
+        api_url: str = DEFAULT_API_URL,
+        token_url: str | None = None,
+        requests_per_second: float = 1.0,
+        token_cache: TokenCache | None = None,
+    ) -> None:
+        self._market = get_marketplace(marketplace)
+        if credential_version not in TOKEN_URLS:
+            raise ConfigurationError(
+                f"Unknown Creators credential version {credential_version!r}: use the version shown next "
+                f"to the credential in Associates Central ({', '.join(TOKEN_URLS)}) "
+                "(CODE2ASIN_CREATORS_CREDENTIAL_VERSION)."
+            )
+        if credential_version not in self._market.creators_region_versions:
+            valid = " or ".join(self._market.creators_region_versions)
+            raise ConfigurationError(
+                f"Creators credential version {credential_version} does not serve {self._market.host}: "
+                f"that marketplace needs a {valid} credential (CODE2ASIN_CREATORS_CREDENTIAL_VERSION)."
+            )
+        self._http = http
+        self._limiter = limiter
+        self._id = credential_id
+        self._secret = credential_secret
+        self._version = credential_version
+        self._tag = partner_tag
+        self._api_url = api_url.rstrip("/")
+        self._token_url = token_url or TOKEN_URLS[credential_version]
+        self._cognito = credential_version.startswith("2.")
+        self._rate = requests_per_second
+        self._tokens = token_cache or TokenCache()
+        self._token_key = f"creators:{self._token_url}:{credential_id}"
+        self.limiter_key = f"creators:{credential_id}:{self._market.code}"
+        limiter.configure(self.limiter_key, requests_per_second, 1)
+
+    # -- auth -------------------------------------------------------------------------------------
+
+    def _fetch_token(self) -> tuple[str, float]:
+        if self._cognito:
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._id,
+                "client_secret": self._secret,
+                "scope": "creatorsapi/default",
+            }
+            payload: dict[str, Any] = {"data": form}
+        else:
+            body = {
+                "grant_type": "client_credentials",
+                "client_id": self._id,
+                "client_secret": self._secret,
+                "scope": "creatorsapi::default",
+            }
+            payload = {"json": body}
+        response = send(self._http, "POST", self._token_url, "Creators token endpoint", **payload)
+        if response.status_code in (400, 401, 403):
+            raise ConfigurationError(
+                f"The Creators API token endpoint refused credential {self._id!r} (version {self._version}, "
+                f"{token_error(response)}): check CODE2ASIN_CREATORS_CREDENTIAL_ID, "
+                "CODE2ASIN_CREATORS_CREDENTIAL_SECRET and CODE2ASIN_CREATORS_CREDENTIAL_VERSION."
+            )
+        return parse_token(response, "Creators token endpoint", self._rate)
+
+    def _authorization(self, token: str) -> str:
+        return f"Bearer {token}, Version {self._version}" if self._cognito else f"Bearer {token}"
+
+    # -- one call -----------------------------------------------------------------------------------
+
+    def _call(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], int]:
+        """POST one operation; return (status, JSON body, elapsed ms) for 200 and 404.
+
+        Raises ``ProviderError`` (classified) or ``ConfigurationError``.
+        """
+        for attempt in (1, 2):
+            token = self._tokens.get(self._token_key, self._fetch_token)
+            self._limiter.acquire(self.limiter_key)
+            started = time.perf_counter()
+            response = send(
+                self._http,
+                "POST",
+                f"{self._api_url}/catalog/v1/{operation}",
+                "Creators API",
+                json=body,
+                headers={
+                    "Authorization": self._authorization(token),
+                    "Content-Type": "application/json",
+                    "x-marketplace": self._market.host,
+                },
+            )
+            elapsed = round((time.perf_counter() - started) * 1000)
+            status = response.status_code
+            if status >= 500:
+                raise ProviderError(f"Creators API {operation} answered HTTP {status}.", ErrorType.NETWORK)
+            data = json_object(response, f"Creators API {operation}")
+            reason = str(data.get("reason") or "")
+            if status == 401 and reason in _RETRY_TOKEN_REASONS and attempt == 1:
+                self._tokens.invalidate(self._token_key, token)
+                continue
+            if status in (200, 404):
+                return status, data, elapsed
+            self._raise_for(operation, status, data, response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raise_for(self, operation: str, status: int, data: dict[str, Any], response: httpx.Response) -> None:
+        reason = str(data.get("reason") or "")
+        message = str(data.get("message") or data.get("type") or f"HTTP {status}")
+        if status == 429:
+            delay = retry_after(response, data.get("retryAfterSeconds"), 1.0 / self._rate)
+            self._limiter.penalise(self.limiter_key, delay)
+            log.warning("creators.throttled", extra={"operation": operation, "retry_after": delay})
+            raise ProviderError(
+                f"Creators API {operation} throttled (HTTP 429): {message}", ErrorType.API_RATE_LIMIT, delay
+            )
+        if status == 400 and reason in ("InvalidPartnerTag", "InvalidAssociate"):
+            raise ConfigurationError(
+                f"The Creators API refused the partner tag {self._tag!r} for {self._market.host}: use a "
+                "tracking ID of your store on that marketplace (CODE2ASIN_CREATORS_PARTNER_TAG)."
+            )
+        if status == 401:
+            raise ConfigurationError(
+                f"The Creators API refused the token of credential {self._id!r} ({reason or message}): "
+                f"check that CODE2ASIN_CREATORS_CREDENTIAL_VERSION ({self._version}) matches the credential."
+            )
+        if status == 403:
+            if reason == "AssociateNotEligible":
+                raise ConfigurationError(
+                    f"The Associates store of partner tag {self._tag!r} is not eligible for the Creators API "
+                    f"on {self._market.host} (it needs 10 qualified sales in the last 30 days): use another "
+                    "provider or other credentials (CODE2ASIN_CREATORS_CREDENTIAL_ID)."
+                )
+            raise ConfigurationError(
+                f"The Creators API denied access to credential {self._id!r} on {self._market.host} "
+                f"({reason or message}): check CODE2ASIN_CREATORS_CREDENTIAL_ID and the store's registration."
+            )
+        if status == 400:
+            raise ProviderError(
+                f"Creators API {operation} rejected the request: {message}", ErrorType.INVALID_DATA
+            )
+        raise ProviderError(f"Creators API {operation} answered HTTP {status}: {message}", ErrorType.UNKNOWN)
+
+    # -- identify / enrich ---------------------------------------------------------------------------
+
+    def identify(self, codes: Sequence[LookupCode]) -> dict[str, LookupOutcome]:
+        """One ``searchItems`` per code; a 404 is an empty outcome. Raises ``ConfigurationError``."""
+        return {code.gtin: self._search(code) for code in codes}
+
+    def _search(self, code: LookupCode) -> LookupOutcome:
+        body = {
+            "keywords": code.code,
+            "searchIndex": "Books" if code.code_type in ISBN_TYPES else "All",
+            "itemCount": 10,
+            "partnerTag": self._tag,
+            "resources": list(RESOURCES),
+        }
+        try:
+            status, data, elapsed = self._call("searchItems", body)
+        except ConfigurationError:
+            raise
+        except ProviderError as error:
+            return LookupOutcome(error=error, api_response={"error": str(error)})
+        if status == 404:
+            return LookupOutcome(
+                api_response={"status": 404, "message": data.get("message")}, elapsed_ms=elapsed
+            )
+        result = data.get("searchResult")
+        items = dicts(result.get("items") if isinstance(result, dict) else None)
+        candidates = [to_candidate(item) for item in items if item.get("asin")]
+        trimmed = {"status": status, "items": [trim_item(item) for item in items]}
+        return LookupOutcome(candidates=candidates, api_response=trimmed, elapsed_ms=elapsed)
+
+    def enrich(self, asins: Sequence[str]) -> dict[str, Candidate | ProviderError]:
+        """``getItems`` by 10; a requested ASIN missing from the answer gets ``invalid_data``."""
+        out: dict[str, Candidate | ProviderError] = {}
+        unique = list(dict.fromkeys(asins))
+        for start in range(0, len(unique), self.enrich_batch_size):
+            out.update(self._get_items(unique[start : start + self.enrich_batch_size]))
+        return out
+
+    def _get_items(self, asins: list[str]) -> dict[str, Candidate | ProviderError]:
+        body = {"itemIds": asins, "itemIdType": "ASIN", "partnerTag": self._tag, "resources": list(RESOURCES)}
+        try:
+            status, data, _ = self._call("getItems", body)
+        except ConfigurationError:
+            raise
+        except ProviderError as error:
+            return dict.fromkeys(asins, error)
+        result = data.get("itemsResult") or data.get("itemResults")
+        items = dicts(result.get("items") if isinstance(result, dict) else None) if status == 200 else []
+        found = {str(item["asin"]).upper(): to_candidate(item) for item in items if item.get("asin")}
+        messages = [str(e.get("message") or e.get("code")) for e in dicts(data.get("errors"))]
+        out: dict[str, Candidate | ProviderError] = {}
+        for asin in asins:
+            if asin.upper() in found:
+                out[asin] = found[asin.upper()]
+                continue
+            why = next((m for m in messages if asin in m), None) or str(data.get("message") or "not returned")
+            out[asin] = ProviderError(f"Creators getItems has no item {asin}: {why}", ErrorType.INVALID_DATA)
+        return out
+
+
+# -- mapping ----------------------------------------------------------------------------------------
+
+
+def _display(node: Any) -> Any:
+    return node.get("displayValue") if isinstance(node, dict) else None
+
+
+def _pick_listing(item: dict[str, Any]) -> dict[str, Any] | None:
+    offers = item.get("offersV2")
+    listings = dicts(offers.get("listings") if isinstance(offers, dict) else None)
+    return next((x for x in listings if x.get("isBuyBoxWinner") is True), listings[0] if listings else None)
+
+
+def _largest(sizes: Any) -> str | None:
+    if not isinstance(sizes, dict):
+        return None
+    for size in _IMAGE_SIZES:
+        node = sizes.get(size)
+        if isinstance(node, dict) and node.get("url"):
+            return str(node["url"])
+    return None
+
+
+def to_candidate(item: dict[str, Any]) -> Candidate:
+    """Map one Creators ``Item`` to a ``Candidate`` (unknown fields stay empty)."""
+    info = dict_at(item, "itemInfo")
+    candidate = Candidate(asin=str(item["asin"]), source=NAME)
+    ext = dict_at(info, "externalIds")
+    for key, id_type in _EXTERNAL_IDS.items():
+        values = dict_at(ext, key).get("displayValues")
+        if isinstance(values, list) and values:
+            candidate.identifiers[id_type] = [str(v) for v in values]
+    title, brand = _display(info.get("title")), _display(dict_at(info, "byLineInfo").get("brand"))
+    candidate.title = str(title) if title else None
+    candidate.brand = str(brand) if brand else None
+    listing = _pick_listing(item)
+    if listing is not None:
+        money = dict_at(dict_at(listing, "price"), "money")
+        candidate.price = decimal_or_none(money.get("amount"))
+        candidate.currency = str(money["currency"]) if money.get("currency") else None
+        candidate.buy_box = bool(listing.get("isBuyBoxWinner"))
+        availability = dict_at(listing, "availability").get("type")
+        candidate.availability = str(availability) if availability else None
+    images = dict_at(item, "images")
+    urls = [_largest(images.get("primary")), *(_largest(v) for v in dicts(images.get("variants")))]
+    candidate.images = list(dict.fromkeys(u for u in urls if u))
+    rank = dict_at(dict_at(item, "browseNodeInfo"), "websiteSalesRank").get("salesRank")
+    candidate.sales_rank = int_or_none(rank)
+    candidate.detail_page_url = str(item["detailPageURL"]) if item.get("detailPageURL") else None
+    candidate.parent_asin = str(item["parentASIN"]) if item.get("parentASIN") else None
+    candidate.package_quantity = int_or_none(_display(dict_at(info, "productInfo").get("unitCount")))
+    reviews = dict_at(item, "customerReviews")
+    candidate.rating = float_or_none(dict_at(reviews, "starRating").get("value"))
+    candidate.review_count = int_or_none(reviews.get("count"))
+    mark_sources(candidate, NAME)
+    return candidate
+
+
+def trim_item(item: dict[str, Any]) -> dict[str, object]:
+    """The few fields of an item worth keeping in the conversion log."""
+    candidate = to_candidate(item) if item.get("asin") else None
+    if candidate is None:
+        return {}
+    return {
+        "asin": candidate.asin,
+        "title": candidate.title,
+        "externalIds": candidate.identifiers,
+        "price": f"{candidate.price} {candidate.currency}" if candidate.price is not None else None,
+    }

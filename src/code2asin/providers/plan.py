@@ -1,0 +1,225 @@
+"""Provider plans: which provider identifies codes and which ones enrich the chosen ASINs.
+
+A plan is written as stages joined by ``+``; the first stage identifies, the others enrich in order:
+
+* ``creators``: ``searchItems`` per code (title, brand, offer, images and rank come with the search);
+* ``spapi``: ``searchCatalogItems`` by 20 codes, then Product Pricing by 20 ASINs for prices;
+* ``spapi+creators``: identify with SP-API, enrich with Creators ``getItems`` (10 ASINs per call);
+* ``creators+spapi``: identify with Creators, prices from SP-API Product Pricing;
+* ``sandbox``: ``spapi+creators`` against a sandbox started on a free loopback port for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from code2asin.config import Settings
+from code2asin.errors import ConfigurationError
+from code2asin.jobs.runner import Plan
+from code2asin.providers.base import EnrichProvider, IdentifyProvider
+from code2asin.providers.creators import CreatorsClient
+from code2asin.providers.ratelimit import RateLimiter, create_limiter
+from code2asin.providers.spapi import SpapiClient, SpapiPricing
+
+KNOWN_STAGES = ("creators", "spapi", "keepa")
+HTTP_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=30.0)
+
+
+@dataclass
+class Endpoints:
+    """Where the providers are and which credentials they use (from settings, or a sandbox)."""
+
+    creators_api_url: str
+    creators_token_url: str | None
+    creators_id: str | None
+    creators_secret: str | None
+    creators_version: str
+    partner_tag: str | None
+    creators_rate: float
+    spapi_api_url: str | None
+    spapi_token_url: str
+    spapi_client_id: str | None
+    spapi_client_secret: str | None
+    spapi_refresh_token: str | None
+    spapi_catalog_rate: float
+    spapi_catalog_burst: int
+    spapi_pricing_rate: float
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Endpoints:
+        c, s = settings.creators, settings.spapi
+        return cls(
+            creators_api_url=c.api_url,
+            creators_token_url=c.token_url or None,
+            creators_id=c.credential_id or None,
+            creators_secret=c.credential_secret.get_secret_value() if c.credential_secret else None,
+            creators_version=c.credential_version,
+            partner_tag=c.partner_tag or None,
+            creators_rate=c.requests_per_second,
+            spapi_api_url=s.api_url or None,
+            spapi_token_url=s.token_url,
+            spapi_client_id=s.client_id or None,
+            spapi_client_secret=s.client_secret.get_secret_value() if s.client_secret else None,
+            spapi_refresh_token=s.refresh_token.get_secret_value() if s.refresh_token else None,
+            spapi_catalog_rate=s.catalog_requests_per_second,
+            spapi_catalog_burst=s.catalog_burst,
+            spapi_pricing_rate=s.pricing_requests_per_second,
+        )
+
+    @classmethod
+    def sandbox(cls, settings: Settings, marketplace: str) -> Endpoints:
+        """Start an in-process sandbox on a free loopback port, with Amazon's default quotas."""
+        from code2asin.sandbox import server as sandbox
+
+        running = sandbox.SandboxServer("127.0.0.1", 0).start()
+        endpoints = cls.from_settings(settings)
+        endpoints.creators_api_url = running.base_url
+        endpoints.creators_token_url = running.cognito_token_url
+        endpoints.creators_id = sandbox.DEFAULT_CREDENTIAL_ID
+        endpoints.creators_secret = sandbox.DEFAULT_CREDENTIAL_SECRET
+        endpoints.creators_version = _sandbox_version(marketplace)
+        endpoints.partner_tag = sandbox.DEFAULT_PARTNER_TAG
+        endpoints.spapi_api_url = running.base_url
+        endpoints.spapi_token_url = running.lwa_token_url
+        endpoints.spapi_client_id = sandbox.DEFAULT_LWA_CLIENT_ID
+        endpoints.spapi_client_secret = sandbox.DEFAULT_LWA_CLIENT_SECRET
+        endpoints.spapi_refresh_token = sandbox.DEFAULT_REFRESH_TOKEN
+        endpoints.on_close.append(running.stop)
+        return endpoints
+
+
+def _sandbox_version(marketplace: str) -> str:
+    from code2asin.providers.marketplaces import get_marketplace
+
+    return get_marketplace(marketplace).creators_region_versions[0]
+
+
+def parse_plan(plan: str) -> list[str]:
+    """``"spapi+creators"`` -> ``["spapi", "creators"]``; raises ``ConfigurationError`` when unknown."""
+    stages = [s.strip().lower() for s in plan.split("+") if s.strip()]
+    if stages == ["sandbox"]:
+        return ["spapi", "creators"]
+    unknown = [s for s in stages if s not in KNOWN_STAGES]
+    if not stages or unknown:
+        raise ConfigurationError(
+            f"Unknown provider plan {plan!r}: use sandbox, creators, spapi, or stages joined by + "
+            "(for example spapi+creators)."
+        )
+    if len(set(stages)) != len(stages):
+        raise ConfigurationError(f"Provider plan {plan!r} names a stage twice.")
+    return stages
+
+
+def _creators(
+    endpoints: Endpoints, marketplace: str, http: httpx.Client, limiter: RateLimiter
+) -> CreatorsClient:
+    missing = [
+        name
+        for name, value in (
+            ("CODE2ASIN_CREATORS_CREDENTIAL_ID", endpoints.creators_id),
+            ("CODE2ASIN_CREATORS_CREDENTIAL_SECRET", endpoints.creators_secret),
+            ("CODE2ASIN_CREATORS_PARTNER_TAG", endpoints.partner_tag),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"The Creators API plan needs {', '.join(missing)}: set them (see .env.example)."
+        )
+    assert endpoints.creators_id and endpoints.creators_secret and endpoints.partner_tag
+    return CreatorsClient(
+        http=http,
+        limiter=limiter,
+        credential_id=endpoints.creators_id,
+        credential_secret=endpoints.creators_secret,
+        credential_version=endpoints.creators_version,
+        partner_tag=endpoints.partner_tag,
+        marketplace=marketplace,
+        api_url=endpoints.creators_api_url,
+        token_url=endpoints.creators_token_url,
+        requests_per_second=endpoints.creators_rate,
+    )
+
+
+def _spapi(endpoints: Endpoints, marketplace: str, http: httpx.Client, limiter: RateLimiter) -> SpapiClient:
+    missing = [
+        name
+        for name, value in (
+            ("CODE2ASIN_SPAPI_CLIENT_ID", endpoints.spapi_client_id),
+            ("CODE2ASIN_SPAPI_CLIENT_SECRET", endpoints.spapi_client_secret),
+            ("CODE2ASIN_SPAPI_REFRESH_TOKEN", endpoints.spapi_refresh_token),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(f"The SP-API plan needs {', '.join(missing)}: set them (see .env.example).")
+    assert endpoints.spapi_client_id and endpoints.spapi_client_secret and endpoints.spapi_refresh_token
+    return SpapiClient(
+        http=http,
+        limiter=limiter,
+        client_id=endpoints.spapi_client_id,
+        client_secret=endpoints.spapi_client_secret,
+        refresh_token=endpoints.spapi_refresh_token,
+        marketplace=marketplace,
+        api_url=endpoints.spapi_api_url,
+        token_url=endpoints.spapi_token_url,
+        catalog_rate=endpoints.spapi_catalog_rate,
+        catalog_burst=endpoints.spapi_catalog_burst,
+        pricing_rate=endpoints.spapi_pricing_rate,
+    )
+
+
+def build_plan(
+    settings: Settings,
+    plan: str,
+    marketplace: str,
+    *,
+    endpoints: Endpoints | None = None,
+    limiter: RateLimiter | None = None,
+) -> Plan:
+    """Build the providers of ``plan`` for ``marketplace``; ``Plan.close`` releases them.
+
+    Raises ``ConfigurationError`` (one sentence) for an unknown plan or missing credentials.
+    """
+    stages = parse_plan(plan)
+    if "keepa" in stages:
+        raise ConfigurationError(
+            "The Keepa provider is not available in this version yet: use creators or spapi."
+        )
+    if endpoints is None:
+        if plan.strip().lower() == "sandbox":
+            endpoints = Endpoints.sandbox(settings, marketplace)
+        else:
+            endpoints = Endpoints.from_settings(settings)
+    http = httpx.Client(timeout=HTTP_TIMEOUT, headers={"User-Agent": "code2asin/0.1"})
+    limiter = limiter or create_limiter(settings.broker_url)
+    closers = [http.close, *endpoints.on_close]
+
+    def close() -> None:
+        for closer in closers:
+            closer()
+
+    try:
+        clients: dict[str, CreatorsClient | SpapiClient] = {}
+        for stage in stages:
+            if stage == "creators":
+                clients[stage] = _creators(endpoints, marketplace, http, limiter)
+            else:
+                clients[stage] = _spapi(endpoints, marketplace, http, limiter)
+        first = clients[stages[0]]
+        identify: IdentifyProvider = first
+        enrich: list[EnrichProvider] = []
+        for stage in stages[1:]:
+            client = clients[stage]
+            enrich.append(SpapiPricing(client) if isinstance(client, SpapiClient) else client)
+        if stages == ["spapi"]:
+            assert isinstance(first, SpapiClient)
+            enrich.append(SpapiPricing(first))
+    except BaseException:
+        close()
+        raise
+    return Plan(name=plan, identify=identify, enrich=enrich, close=close)

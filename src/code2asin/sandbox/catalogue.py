@@ -1,0 +1,432 @@
+"""The sandbox's deterministic, generated Amazon catalogue.
+
+Nothing is stored: whether a barcode is known, which ASINs list it and what they look like are computed
+from a SHA-256 of the GTIN-14, so every process (and every machine) sees the same catalogue. The space
+is every valid EAN-8/UPC-A/EAN-13 code, about 85 % of which are known: far more than the 250,000 products
+a demo needs (``generate_codes`` yields as many valid codes as wanted).
+
+ASINs are reversible: ``"B0"`` + 8 base-36 characters encoding ``(role, EAN-13 data digits)`` through a
+keyed 4-round Feistel permutation over 36**8, so ``sandbox_item(asin)`` works in a fresh process. Print
+books with a 978 ISBN use the ISBN-10 as ASIN, like Amazon.
+
+Hard cases (design section 5), each at a controlled rate over codes of the EAN-13 space and reachable
+through ``example_codes()``: see ``CATEGORY_RATES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from code2asin.sandbox import words
+from code2asin.sandbox.encoding import (
+    decode_asin,
+    ean13_of,
+    encode_asin,
+    gs1_check_digit,
+    image_id_for,
+    isbn10_of,
+    stable_hash,
+    to_gtin14,
+)
+from code2asin.sandbox.marketplaces import Marketplace, local_price
+
+_N_LIMIT = 10**12  # EAN-13 data digits (without the check digit)
+_ROLE_BASE = {"primary": 0, "duplicate": 10**12, "multipack": 2 * 10**12}
+_MULTIPACK_LIMIT = 8 * 10**11  # role 2 only fits for EAN-13 data digits below this
+_PARENT_BASE = 28 * 10**11  # variation parents: family = N // 100, 10**10 families
+
+#: share of valid, non-restricted, non-book EAN-13/UPC codes per category (per mille)
+CATEGORY_RATES: dict[str, int] = {
+    "unknown": 150,
+    "near_miss": 50,
+    "several_asins": 80,
+    "multipack": 70,
+    "variation": 70,
+    "no_offers": 40,
+    "no_images": 40,
+    "single": 500,  # "upc_spelling" when the code is a UPC-A (EAN-13 starting with 0)
+}
+BOOK_UNKNOWN_PER_MILLE = 150
+#: categories whose code is carried by at least one ASIN (SP-API identifier search finds them)
+KNOWN_CATEGORIES = frozenset(
+    {"single", "upc_spelling", "several_asins", "multipack", "variation", "no_offers", "no_images", "book"}
+)
+_RESTRICTED_PREFIXES = ("02", "04", "05", "2", "980", "981", "982", "983", "984", "99", "951", "952")
+
+
+_h = stable_hash
+
+
+# --- categories -----------------------------------------------------------------------------------------
+
+
+def code_category(code: str) -> str:
+    """Category of a barcode: ``invalid``, ``unknown``, ``book``, ``pack_gtin14`` or a CATEGORY_RATES key."""
+    gtin = to_gtin14(code)
+    if gtin is None:
+        return "invalid"
+    if gtin[0] != "0":
+        base = _pack_base(gtin)
+        return "pack_gtin14" if base is not None else "unknown"
+    ean = ean13_of(gtin)
+    if ean.startswith(("978", "979")):
+        return "unknown" if _h("book", gtin) % 1000 < BOOK_UNKNOWN_PER_MILLE else "book"
+    if not _is_ean8(gtin) and ean.startswith((*_RESTRICTED_PREFIXES, "00000")):
+        return "unknown"  # restricted circulation, coupons, demo ranges: never a trade item
+    bucket = _h("category", gtin) % 1000
+    for name, share in CATEGORY_RATES.items():
+        if bucket < share:
+            chosen = "single" if name == "multipack" and int(ean[:12]) >= _MULTIPACK_LIMIT else name
+            if chosen == "single" and ean.startswith("0") and not _is_ean8(gtin):
+                return "upc_spelling"
+            return chosen
+        bucket -= share
+    raise AssertionError("CATEGORY_RATES must sum to 1000")  # pragma: no cover
+
+
+def _is_ean8(gtin14: str) -> bool:
+    return gtin14.startswith("000000") and gtin14[6] != "0"
+
+
+def _pack_gtin14(single_gtin14: str) -> str:
+    """GS1 case-pack GTIN-14 of a single: indicator digit, the single's data digits, new check digit."""
+    indicator = str(1 + _h("indicator", single_gtin14) % 8)
+    data = indicator + single_gtin14[1:13]
+    return data + gs1_check_digit(data)
+
+
+def _pack_base(gtin14: str) -> str | None:
+    data = "0" + gtin14[1:13]
+    base = data + gs1_check_digit(data)
+    if _pack_gtin14(base) == gtin14 and code_category(base) in {"multipack", "several_asins"}:
+        return base if _has_multipack(base) else None
+    return None
+
+
+def _has_multipack(gtin14: str) -> bool:
+    category = code_category(gtin14)
+    if int(ean13_of(gtin14)[:12]) >= _MULTIPACK_LIMIT:
+        return False
+    return category == "multipack" or (category == "several_asins" and _h("third", gtin14) % 10 < 3)
+
+
+def _multipack_carries_single(gtin14: str) -> bool:
+    return code_category(gtin14) == "several_asins" or _h("carry", gtin14) % 2 == 0
+
+
+# --- ASIN roles ---
+
+
+def asin_for(gtin14: str, role: str) -> str:
+    """ASIN of the item playing ``role`` (primary/duplicate/multipack) for a code; 978 books use ISBN-10."""
+    isbn10 = isbn10_of(gtin14)
+    if role == "primary" and isbn10 is not None:
+        return isbn10
+    return encode_asin(_ROLE_BASE[role] + int(ean13_of(gtin14)[:12]))
+
+
+def _parent_asin(gtin14: str) -> str:
+    return encode_asin(_PARENT_BASE + int(ean13_of(gtin14)[:12]) // 100)
+
+
+def _gtin_of_data(data12: int) -> str:
+    data = f"{data12:012d}"
+    return "0" + data + gs1_check_digit(data)
+
+
+# --- items ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxItem:
+    """One generated Amazon item. Identifier tuples hold values exactly as Amazon would list them."""
+
+    asin: str
+    gtin: str  # GTIN-14 of the code the item was generated around
+    role: str  # primary | duplicate | multipack | parent
+    title: str
+    brand: str
+    department: words.Department
+    eans: tuple[str, ...] = ()
+    upcs: tuple[str, ...] = ()
+    isbns: tuple[str, ...] = ()
+    gtins: tuple[str, ...] = ()  # extra 0-padded GTIN-14 spellings SP-API may return
+    base_price_eur: float | None = None  # None: no offer at all
+    buy_box: bool = True
+    availability: str = "IN_STOCK"
+    image_ids: tuple[str, ...] = ()
+    sales_rank: int | None = None
+    package_quantity: int = 1
+    parent_asin: str | None = None
+    item_classification: str = "BASE_PRODUCT"
+    colour: str | None = None
+    contributor: str | None = None
+
+    @property
+    def identifier_gtins(self) -> frozenset[str]:
+        """Every identifier of the item as a GTIN-14 (what SP-API's GTIN-based index matches on)."""
+        out = set()
+        for value in (*self.eans, *self.upcs, *self.isbns, *self.gtins):
+            gtin = to_gtin14(value)
+            if gtin is not None:
+                out.add(gtin)
+        return frozenset(out)
+
+    def price(self, marketplace: Marketplace) -> tuple[float, str] | None:
+        if self.base_price_eur is None:
+            return None
+        return local_price(self.base_price_eur, marketplace), marketplace.currency
+
+
+def _pick(seq: tuple[str, ...], *key: object) -> str:
+    return seq[_h(*key) % len(seq)]
+
+
+def _image_ids(asin: str, count: int) -> tuple[str, ...]:
+    return tuple(image_id_for(asin, k) for k in range(count))
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    department: words.Department
+    brand: str
+    title: str
+    price: float
+    rank: int
+
+
+def _base_item(gtin: str) -> _Base:
+    """Fields shared by the primary item of a code and the listings derived from it."""
+    dep = words.DEPARTMENTS[_h("dep", gtin) % len(words.DEPARTMENTS)]
+    brand = _pick(dep.brands, "brand", gtin)
+    title = " ".join(
+        (_pick(dep.nouns, "noun", gtin), _pick(dep.qualifiers, "qual", gtin), _pick(dep.sizes, "size", gtin))
+    )
+    low, high = dep.price_range
+    price = round(low + (high - low) * (_h("price", gtin) % 10_000) / 10_000, 2)
+    rank = 1 + int(300_000 ** ((_h("rank", gtin) % 10_000) / 10_000))
+    return _Base(dep, brand, f"{brand} {title}", price, rank)
+
+
+def _identifiers(gtin: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(eans, upcs, gtins) of a primary item: UPC-A codes are spelt UPC only, EAN "0"+UPC, or both."""
+    ean = ean13_of(gtin)
+    if _is_ean8(gtin):
+        return (gtin[6:],), (), ()
+    if ean.startswith("0"):
+        spelling = _h("spelling", gtin) % 3
+        if spelling == 0:
+            return (), (ean[1:],), ()
+        if spelling == 1:
+            return (ean,), (), (gtin,)
+        return (ean,), (ean[1:],), ()
+    return (ean,), (), ()
+
+
+def _primary(gtin: str, category: str) -> SandboxItem:
+    if category == "book":
+        return _book(gtin)
+    asin = asin_for(gtin, "primary")
+    family = int(ean13_of(gtin)[:12]) // 100
+    base = _base_item(f"family-{family}" if category == "variation" else gtin)
+    images = 0 if category == "no_images" else 1 + _h("nimg", gtin) % 7
+    eans, upcs, gtins = _identifiers(gtin)
+    availability = ("IN_STOCK", "IN_STOCK", "IN_STOCK", "IN_STOCK_SCARCE", "LEADTIME")[_h("avail", gtin) % 5]
+    parent = colour = None
+    title = base.title
+    if category == "variation":
+        parent = _parent_asin(gtin)
+        colour = _pick(words.VARIATION_COLOURS, "colour", gtin)
+        title = f"{title}, {colour}"
+    return SandboxItem(
+        asin=asin, gtin=gtin, role="primary", title=title, brand=base.brand, department=base.department,
+        base_price_eur=None if category == "no_offers" else base.price,
+        availability="UNAVAILABLE" if category == "no_offers" else availability,
+        image_ids=_image_ids(asin, images), sales_rank=base.rank, parent_asin=parent, colour=colour,
+        eans=eans, upcs=upcs, gtins=gtins,
+    )
+
+
+def _book(gtin: str) -> SandboxItem:
+    asin = asin_for(gtin, "primary")
+    isbn10 = isbn10_of(gtin)
+    title = f"{_pick(words.BOOK_TITLE_HEADS, 'bh', gtin)} {_pick(words.BOOK_TITLE_TAILS, 'bt', gtin)}"
+    binding = _pick(words.BOOK_BINDINGS, "binding", gtin)
+    low, high = words.BOOKS.price_range
+    price = round(low + (high - low) * (_h("price", gtin) % 1000) / 1000, 2)
+    return SandboxItem(
+        asin=asin, gtin=gtin, role="primary", title=f"{title} ({binding})",
+        brand=_pick(words.BOOK_PUBLISHERS, "pub", gtin), department=words.BOOKS,
+        eans=(ean13_of(gtin),), isbns=(isbn10,) if isbn10 else (),
+        base_price_eur=price, image_ids=_image_ids(asin, 1 + _h("nimg", gtin) % 3),
+        sales_rank=1 + _h("rank", gtin) % 900_000, contributor=_pick(words.BOOK_AUTHORS, "author", gtin),
+    )
+
+
+def _duplicate(gtin: str) -> SandboxItem:
+    primary = _primary(gtin, "single")
+    asin = asin_for(gtin, "duplicate")
+    with_offer = _h("dupoffer", gtin) % 2 == 0
+    return SandboxItem(
+        asin=asin, gtin=gtin, role="duplicate", title=primary.title.upper() if _h("dupt", gtin) % 2 else
+        primary.title, brand=primary.brand, department=primary.department, eans=(ean13_of(gtin),),
+        base_price_eur=round((primary.base_price_eur or 1) * 1.35, 2) if with_offer else None,
+        buy_box=False, availability="IN_STOCK" if with_offer else "UNAVAILABLE",
+        image_ids=_image_ids(asin, _h("dupimg", gtin) % 2), sales_rank=(primary.sales_rank or 1) * 20 + 5000,
+    )
+
+
+def _multipack(gtin: str) -> SandboxItem:
+    primary = _primary(gtin, "single")
+    asin = asin_for(gtin, "multipack")
+    qty = words.MULTIPACK_QUANTITIES[_h("qty", gtin) % len(words.MULTIPACK_QUANTITIES)]
+    label = _pick(words.MULTIPACK_FORMATS, "mpfmt", gtin).format(n=qty)
+    eans = (_pack_gtin14(gtin), ean13_of(gtin)) if _multipack_carries_single(gtin) else (_pack_gtin14(gtin),)
+    return SandboxItem(
+        asin=asin, gtin=gtin, role="multipack", title=f"{primary.title} {label}", brand=primary.brand,
+        department=primary.department, eans=eans,
+        base_price_eur=round((primary.base_price_eur or 1) * qty * 0.9, 2),
+        image_ids=_image_ids(asin, 1 + _h("mpimg", gtin) % 3),
+        sales_rank=(primary.sales_rank or 1) * 3 + 100, package_quantity=qty,
+    )
+
+
+def _family_children(family: int) -> list[str]:
+    codes = (_gtin_of_data(family * 100 + i) for i in range(100))
+    return [g for g in codes if code_category(g) == "variation"]
+
+
+def _parent(family: int) -> SandboxItem | None:
+    children = _family_children(family)
+    if not children:
+        return None
+    first = _primary(children[0], "variation")
+    base = _base_item(f"family-{family}")
+    return SandboxItem(
+        asin=_parent_asin(children[0]), gtin=children[0], role="parent", title=base.title, brand=first.brand,
+        department=first.department, image_ids=first.image_ids[:1], item_classification="VARIATION_PARENT",
+    )
+
+
+@lru_cache(maxsize=65_536)
+def products_for_gtin(code: str) -> tuple[SandboxItem, ...]:
+    """Items whose identifiers carry this code (GTIN-normalised): what SP-API's identifier search returns."""
+    gtin = to_gtin14(code)
+    if gtin is None:
+        return ()
+    category = code_category(gtin)
+    if category == "pack_gtin14":
+        base = _pack_base(gtin)
+        return (_multipack(base),) if base else ()
+    if category not in KNOWN_CATEGORIES:
+        return ()
+    items = [_primary(gtin, category)]
+    if category == "several_asins":
+        items.append(_duplicate(gtin))
+    if _has_multipack(gtin) and _multipack_carries_single(gtin):
+        items.append(_multipack(gtin))
+    return tuple(items)
+
+
+def search_keywords(keywords: str) -> tuple[SandboxItem, ...]:
+    """What Creators ``searchItems(keywords=...)`` returns: identifier hits plus keyword-only noise.
+
+    A known code also brings its multipack (even one not carrying the code) and its variation parent.
+    A ``near_miss`` code brings only items of similar codes (one digit off), none carrying the code.
+    """
+    gtin = to_gtin14(keywords)
+    if gtin is None:
+        return ()
+    category = code_category(gtin)
+    items = list(products_for_gtin(gtin))
+    if category in KNOWN_CATEGORIES:
+        if _has_multipack(gtin) and not _multipack_carries_single(gtin):
+            items.append(_multipack(gtin))
+        if category == "variation":
+            parent = _parent(int(ean13_of(gtin)[:12]) // 100)
+            if parent is not None:
+                items.append(parent)
+    elif category == "near_miss":
+        items.extend(_primary(g, code_category(g)) for g in near_miss_neighbours(gtin))
+    return tuple(items)
+
+
+def near_miss_neighbours(gtin: str) -> list[str]:
+    """1–3 known single codes that differ from ``gtin`` in one data digit (with their own check digit)."""
+    ean = ean13_of(gtin)
+    wanted = 1 + _h("nm", gtin) % 3
+    out: list[str] = []
+    for k in range(200):
+        pos = 3 + _h("nmpos", gtin, k) % 9
+        digit = str(_h("nmdig", gtin, k) % 10)
+        if ean[pos] == digit:
+            continue
+        data = ean[:pos] + digit + ean[pos + 1 : 12]
+        candidate = "0" + data + gs1_check_digit(data)
+        if candidate not in out and code_category(candidate) in {"single", "no_images"}:
+            out.append(candidate)
+            if len(out) == wanted:
+                break
+    return out
+
+
+def sandbox_item(asin: str) -> SandboxItem | None:
+    """Resolve an ASIN handed out by the catalogue back to its item (works in a fresh process)."""
+    asin = asin.strip().upper()
+    if len(asin) == 10 and asin[0].isdigit():
+        gtin = to_gtin14(asin)
+        return _book(gtin) if gtin is not None and code_category(gtin) == "book" else None
+    value = decode_asin(asin)
+    if value is None:
+        return None
+    if value >= _PARENT_BASE:
+        family = value - _PARENT_BASE
+        return _parent(family) if family < _N_LIMIT // 100 else None
+    role_index, data = divmod(value, _N_LIMIT)
+    gtin = _gtin_of_data(data)
+    category = code_category(gtin)
+    if role_index == 0:
+        known = category in KNOWN_CATEGORIES and not (category == "book" and isbn10_of(gtin))
+        return _primary(gtin, category) if known else None
+    if role_index == 1:
+        return _duplicate(gtin) if category == "several_asins" else None
+    return _multipack(gtin) if _has_multipack(gtin) else None
+
+
+# --- code generation ------------------------------------------------------------------------------------
+
+_DEMO_PREFIXES = ("30", "31", "32", "33", "34", "35", "36", "37", "40", "41", "42", "43", "50", "80",
+                  "84", "87", "54", "76", "00", "01", "03", "06", "07", "08", "09", "978", "979")
+
+
+def generate_codes(count: int, *, seed: int = 0) -> Iterator[str]:
+    """Yield ``count`` distinct-looking valid EAN-13 codes (UPC-A 12-digit for 0-prefixed ones, ~1 in 5)."""
+    for i in range(count):
+        prefix = _DEMO_PREFIXES[_h("gp", seed, i) % len(_DEMO_PREFIXES)]
+        body = f"{_h('gb', seed, i) % 10**12:012d}"
+        data = (prefix + body)[:12]
+        ean = data + gs1_check_digit(data)
+        yield ean[1:] if ean.startswith("0") else ean
+
+
+@lru_cache(maxsize=1)
+def _examples() -> dict[str, tuple[str, ...]]:
+    wanted = (*CATEGORY_RATES, "upc_spelling", "book")
+    found: dict[str, list[str]] = {name: [] for name in wanted}
+    for code in generate_codes(200_000, seed=20_260_601):
+        category = code_category(code)
+        if category in found and len(found[category]) < 5:
+            found[category].append(code)
+        if all(len(v) >= 5 for v in found.values()):
+            break
+    multipacks = [c for c in found["multipack"] if _has_multipack(to_gtin14(c) or "")]
+    found["pack_gtin14"] = [_pack_gtin14(to_gtin14(c) or "") for c in multipacks[:3]]
+    return {name: tuple(codes) for name, codes in found.items()}
+
+
+def example_codes() -> dict[str, list[str]]:
+    """Category -> a few valid barcodes of that category (stable across processes and versions of this file
+    as long as the salt and the rates do not change). ``pack_gtin14`` are GTIN-14 case codes of multipacks."""
+    return {name: list(codes) for name, codes in _examples().items()}
