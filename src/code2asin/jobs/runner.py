@@ -456,55 +456,65 @@ class ChunkRunner:
             )
 
     def _fail_job(self, job_id: str, message: str) -> None:
-        with self.db.unit_of_work() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status not in (JobStatus.PROCESSING, JobStatus.PAUSED, JobStatus.PENDING):
-                return
-            before = job.status
-            job.status = target_status(JobAction.FAIL, before) or before
-            job.error_message = message
-            job.completed_at = self.clock()
+        fail_job(self.db, job_id, message, actor=self.worker_id, now=self.clock())
+
+    def complete_if_finished(self, job_id: str) -> bool:
+        """Mark the job completed when no chunk is left (see ``complete_if_finished``)."""
+        return complete_if_finished(self.db, job_id, actor=self.worker_id, now=self.clock())
+
+
+def fail_job(db: Database, job_id: str, message: str, *, actor: str, now: datetime) -> None:
+    """Fail a job that cannot go on (a configuration fault) with ``message`` and a timeline event."""
+    with db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in (JobStatus.PROCESSING, JobStatus.PAUSED, JobStatus.PENDING):
+            return
+        before = job.status
+        job.status = target_status(JobAction.FAIL, before) or before
+        job.error_message = message
+        job.completed_at = now
+        session.add(
+            JobEvent(
+                job_id=job_id,
+                event="fail",
+                actor=actor,
+                from_status=before,
+                to_status=job.status,
+                detail={"error": message},
+            )
+        )
+
+
+def complete_if_finished(db: Database, job_id: str, *, actor: str, now: datetime) -> bool:
+    """Mark the job completed when no chunk is left; safe under concurrency (conditional update)."""
+    with db.unit_of_work() as session:
+        left = session.scalar(
+            select(func.count(JobChunk.id)).where(
+                JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
+            )
+        )
+        if left:
+            return False
+        target = target_status(JobAction.COMPLETE, JobStatus.PROCESSING)
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+            .values(status=target, completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
             session.add(
                 JobEvent(
                     job_id=job_id,
-                    event="fail",
-                    actor=self.worker_id,
-                    from_status=before,
-                    to_status=job.status,
-                    detail={"error": message},
+                    event="complete",
+                    actor=actor,
+                    from_status=JobStatus.PROCESSING,
+                    to_status=target,
                 )
             )
-
-    def complete_if_finished(self, job_id: str) -> bool:
-        """Mark the job completed when no chunk is left; safe under concurrency (conditional update)."""
-        with self.db.unit_of_work() as session:
-            left = session.scalar(
-                select(func.count(JobChunk.id)).where(
-                    JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
-                )
-            )
-            if left:
-                return False
-            target = target_status(JobAction.COMPLETE, JobStatus.PROCESSING)
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
-                .values(status=target, completed_at=self.clock())
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount:  # type: ignore[attr-defined]
-                session.add(
-                    JobEvent(
-                        job_id=job_id,
-                        event="complete",
-                        actor=self.worker_id,
-                        from_status=JobStatus.PROCESSING,
-                        to_status=target,
-                    )
-                )
-                _refresh_job_counters(session, job_id)
-                return True
-        return False
+            _refresh_job_counters(session, job_id)
+            return True
+    return False
 
 
 def _outcome_of(error: ProviderError) -> LookupOutcome:

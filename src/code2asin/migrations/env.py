@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import code2asin.accounts.models
+import code2asin.products.models  # noqa: F401  (registers the tables on Base.metadata)
 from code2asin.jobs.models import Base
 
 config = context.config

@@ -1,0 +1,1 @@
+"""People and API tokens: who may call which route."""

@@ -1,0 +1,1 @@
+"""The products catalogue: one product per (supplier, GTIN), owning its stored images."""
