@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEMO_INPUT ?= examples/direct_example.csv
-DEMO_OUTPUT ?= code2asin-data/direct_example.results.xlsx
+DEMO_INPUT ?= examples/supplier_example.csv
+DEMO_OUTPUT ?= code2asin-data/supplier_example.results.xlsx
 
 .PHONY: demo test lint typecheck bench clean
 
@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	$(BIN)/code2asin convert $(DEMO_INPUT) -o $(DEMO_OUTPUT) --mode direct $(DEMO_ARGS)
+	$(BIN)/code2asin convert $(DEMO_INPUT) -o $(DEMO_OUTPUT) --provider sandbox $(DEMO_ARGS)
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -124,3 +124,28 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     )
     assert proc.returncode == 0
     assert "convert" in proc.stdout and "check" in proc.stdout
+
+
+def test_amazon_convert_on_the_sandbox_fills_the_results_contract(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "examples" / "supplier_example.csv"
+    out = tmp_path / "example.results.xlsx"
+    result = runner.invoke(app, ["convert", str(example), "--provider", "sandbox", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = _results(out)
+    assert len(rows) == 39 and [r["row"] for r in rows] == list(range(1, 40))
+    statuses = {r["status"] for r in rows}
+    assert statuses == {"matched", "not_found", "invalid"}
+    matched = [r for r in rows if r["status"] == "matched"]
+    assert all(r["asin"] and r["match_type"] in ("exact", "partial") for r in matched)
+    assert all(r["candidate_asins"] and r["error_message"] for r in matched)
+    assert any(r["amazon_price"] and r["amazon_currency"] == "EUR" for r in matched)
+    assert any(r["price_difference_percent"] is not None for r in matched)
+    assert all(r["error_message"] for r in rows if r["status"] != "matched")
+
+
+def test_a_plan_without_credentials_is_one_sentence_naming_the_settings(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["convert", str(BIOVERT), "--provider", "creators", "-o", str(tmp_path / "x.xlsx")]
+    )
+    assert result.exit_code == 1
+    assert "CODE2ASIN_CREATORS_CREDENTIAL_ID" in " ".join(result.output.split())

@@ -38,7 +38,6 @@ from decimal import Decimal
 from enum import StrEnum
 from numbers import Integral, Real
 
-from stdnum import ean as stdnum_ean
 from stdnum import isbn as stdnum_isbn
 
 
@@ -161,6 +160,8 @@ def parse_code(value: object) -> ParsedCode:
         return _bad(raw, "not_a_code", f"{raw} is a date or time, not a barcode: format the column as Text.")
     if isinstance(value, Integral | Decimal | Real) and not isinstance(value, str):
         return _parse_number(raw, value)
+    if raw.isascii() and raw.isdigit():  # the common case needs none of the cleaning below
+        return _parse_digits(raw, raw, [])
     return _parse_text(raw, raw)
 
 
@@ -269,8 +270,8 @@ def _read_eight(raw: str, digits: str, notes: list[str]) -> ParsedCode:
         return _accept(raw, digits, CodeType.UPC_E, notes)
     if ean8_ok:
         return _accept(raw, digits, CodeType.EAN8, notes)  # an RCN-8: the prefix rule rejects it
-    expected = stdnum_ean.calc_check_digit(digits[:7])
-    also = "" if upca is None else f" (or {stdnum_ean.calc_check_digit(upca[:11])} for a UPC-E)"
+    expected = _gs1_check(digits[:7])
+    also = "" if upca is None else f" (or {_gs1_check(upca[:11])} for a UPC-E)"
     message = f"Check digit is {digits[7]} but should be {expected} for an EAN-8{also} ({digits})."
     return _bad(raw, "check_digit", message, code=digits, code_type=CodeType.EAN8)
 
@@ -284,7 +285,7 @@ def _read_isbn10(raw: str, digits: str, notes: list[str]) -> ParsedCode:
 
 
 def _read_gs1(raw: str, digits: str, code_type: CodeType, notes: list[str]) -> ParsedCode:
-    expected = stdnum_ean.calc_check_digit(digits[:-1])
+    expected = _gs1_check(digits[:-1])
     if expected != digits[-1]:
         message = f"Check digit is {digits[-1]} but should be {expected} for {_NAMES[code_type]} ({digits})."
         return _bad(raw, "check_digit", message, code=digits, code_type=code_type)
@@ -342,8 +343,19 @@ def _prefix_problem(gtin: str) -> tuple[str, str] | None:
     return None
 
 
+def _gs1_check(body: str) -> str:
+    """GS1 mod-10 check digit of ``body`` (ASCII digits): weights 3,1,3,... from the right.
+
+    Summing the bytes in C is several times faster than stdnum's per-digit generator; the tests check
+    it against an independent oracle.
+    """
+    data = body.encode("ascii")
+    total = 3 * sum(data[-1::-2]) + sum(data[-2::-2]) - 48 * (3 * len(data[-1::-2]) + len(data[-2::-2]))
+    return str(-total % 10)
+
+
 def _gs1_ok(digits: str) -> bool:
-    return stdnum_ean.calc_check_digit(digits[:-1]) == digits[-1]
+    return _gs1_check(digits[:-1]) == digits[-1]
 
 
 def _isbn10_check(first_nine: str) -> str:

@@ -61,8 +61,9 @@ class LookupCacheStore:
                         LookupCache.marketplace == marketplace,
                         LookupCache.key.in_(wanted[start : start + 500]),
                     )
-                ).tuples()
-                for key, payload, expires_at in rows:
+                ).all()
+                for row in rows:
+                    key, payload, expires_at = str(row[0]), dict(row[1]), row[2]
                     if _aware(expires_at) > now:
                         found[key] = payload
         return found

@@ -16,6 +16,7 @@ The same code runs in the embedded pool and in Celery workers; only the dispatch
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -94,8 +95,10 @@ class ChunkRunner:
         self.clock = clock
 
     # -- leasing ---------------------------------------------------------------------------------
-    def _take_lease(self, job_id: str, chunk_no: int) -> bool:
+    def _take_lease(self, job_id: str, chunk_no: int) -> str | None:
+        """Lease the chunk; returns the lease token (unique per run) or None when not leasable."""
         now = self.clock()
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         with self.db.unit_of_work() as session:
             result = session.execute(
                 update(JobChunk)
@@ -112,13 +115,13 @@ class ChunkRunner:
                 )
                 .values(
                     status=ChunkStatus.RUNNING,
-                    lease_owner=self.worker_id,
+                    lease_owner=token,
                     lease_expires_at=now + self.lease,
                     attempts=JobChunk.attempts + 1,
                 )
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return token if result.rowcount else None  # type: ignore[attr-defined]
 
     def _job_status(self, job_id: str) -> str | None:
         with self.db.unit_of_work() as session:
@@ -127,12 +130,13 @@ class ChunkRunner:
     # -- the chunk -------------------------------------------------------------------------------
     def run_chunk(self, job_id: str, chunk_no: int) -> ChunkOutcome:
         """Run one chunk of one job; safe to call twice and from several workers."""
-        if not self._take_lease(job_id, chunk_no):
+        token = self._take_lease(job_id, chunk_no)
+        if token is None:
             return ChunkOutcome.SKIPPED
         with self.db.unit_of_work() as session:
             job = session.get(Job, job_id)
             if job is None or job.status != JobStatus.PROCESSING:
-                self._release(job_id, chunk_no, None)
+                self._release(job_id, chunk_no, token)
                 return ChunkOutcome.RELEASED
             threshold = float((job.options or {}).get("confidence_threshold", 0.5))
             marketplace = job.marketplace
@@ -153,9 +157,9 @@ class ChunkRunner:
             updates, logs, stopped = self._process(job_id, items, marketplace, threshold)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
-            self._release(job_id, chunk_no, None)
+            self._release(job_id, chunk_no, token)
             return ChunkOutcome.JOB_FAILED
-        return self._commit(job_id, chunk_no, updates, logs, stopped)
+        return self._commit(job_id, chunk_no, token, updates, logs, stopped)
 
     def _process(
         self, job_id: str, items: list[JobItem], marketplace: str, threshold: float
@@ -172,6 +176,10 @@ class ChunkRunner:
         enriched: dict[str, Candidate] = {}
         if asins and not stopped:
             enriched, stopped = self._enrich(job_id, asins, marketplace)
+        if stopped:
+            # Paused or cancelled between two provider calls: write nothing, give the chunk back. What was
+            # already fetched sits in the lookup cache, so resuming repeats no call.
+            return [], [], True
         decisions: dict[int, matching.MatchDecision] = {}
         merged: dict[str, list[Candidate]] = {}
         for gtin, outcome in outcomes.items():
@@ -315,6 +323,13 @@ class ChunkRunner:
             "api_response": outcome.api_response,
             "timestamp": now,
             "level": "info",
+            # every log row carries every key: they are inserted in one executemany
+            "new_asin": None,
+            "change_reason": None,
+            "confidence_score": None,
+            "error_type": None,
+            "message": None,
+            "actor": self.worker_id,
         }
         if outcome.error is not None:
             error = outcome.error
@@ -398,12 +413,28 @@ class ChunkRunner:
         self,
         job_id: str,
         chunk_no: int,
+        token: str,
         updates: list[dict[str, Any]],
         logs: list[dict[str, Any]],
         stopped: bool,
     ) -> ChunkOutcome:
         now = self.clock()
         with self.db.unit_of_work() as session:
+            # Still ours? A worker that outlived its lease must not write over the one that took over.
+            # On PostgreSQL this row lock also holds off a takeover until this transaction ends.
+            mine = session.execute(
+                update(JobChunk)
+                .where(
+                    JobChunk.job_id == job_id,
+                    JobChunk.chunk_no == chunk_no,
+                    JobChunk.lease_owner == token,
+                    JobChunk.status == ChunkStatus.RUNNING,
+                )
+                .values(lease_expires_at=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            if not mine.rowcount:  # type: ignore[attr-defined]
+                return ChunkOutcome.SKIPPED
             if updates:
                 session.execute(update(JobItem), updates)
             if logs:
@@ -421,7 +452,7 @@ class ChunkRunner:
                 .where(
                     JobChunk.job_id == job_id,
                     JobChunk.chunk_no == chunk_no,
-                    JobChunk.lease_owner == self.worker_id,
+                    JobChunk.lease_owner == token,
                 )
                 .values(
                     status=ChunkStatus.DONE if done else ChunkStatus.PENDING,
@@ -437,20 +468,20 @@ class ChunkRunner:
             return ChunkOutcome.DONE
         return ChunkOutcome.RELEASED if stopped else ChunkOutcome.WAITING
 
-    def _release(self, job_id: str, chunk_no: int, next_attempt_at: datetime | None) -> None:
+    def _release(self, job_id: str, chunk_no: int, token: str) -> None:
         with self.db.unit_of_work() as session:
             session.execute(
                 update(JobChunk)
                 .where(
                     JobChunk.job_id == job_id,
                     JobChunk.chunk_no == chunk_no,
-                    JobChunk.lease_owner == self.worker_id,
+                    JobChunk.lease_owner == token,
                 )
                 .values(
                     status=ChunkStatus.PENDING,
                     lease_owner=None,
                     lease_expires_at=None,
-                    next_attempt_at=next_attempt_at,
+                    next_attempt_at=None,
                 )
                 .execution_options(synchronize_session=False)
             )

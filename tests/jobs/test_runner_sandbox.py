@@ -1,0 +1,270 @@
+"""Amazon-mode jobs end to end over real HTTP against the sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from code2asin.config import Settings
+from code2asin.db import Database
+from code2asin.ingest import open_table
+from code2asin.jobs import service
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.embedded import PoolOutcome, run_job
+from code2asin.jobs.lifecycle import JobAction
+from code2asin.jobs.models import ConversionLog, Job, JobChunk, JobItem, JobMode, utcnow
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan
+from code2asin.providers.plan import Endpoints, build_plan
+from code2asin.sandbox import catalogue
+from code2asin.sandbox import server as sb
+
+INVALID = ["3,01762E+12", "3017620422004", "2123456000009", "ABC", ""]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[sb.SandboxServer]:
+    with sb.SandboxServer(port=0, quotas=None) as server:
+        yield server
+
+
+def endpoints_for(server: sb.SandboxServer, **overrides: object) -> Endpoints:
+    endpoints = Endpoints.from_settings(Settings())
+    endpoints.creators_api_url = server.base_url
+    endpoints.creators_token_url = server.cognito_token_url
+    endpoints.creators_id = sb.DEFAULT_CREDENTIAL_ID
+    endpoints.creators_secret = sb.DEFAULT_CREDENTIAL_SECRET
+    endpoints.creators_version = "2.2"
+    endpoints.partner_tag = sb.DEFAULT_PARTNER_TAG
+    endpoints.creators_rate = 1000.0
+    endpoints.spapi_api_url = server.base_url
+    endpoints.spapi_token_url = server.lwa_token_url
+    endpoints.spapi_client_id = sb.DEFAULT_LWA_CLIENT_ID
+    endpoints.spapi_client_secret = sb.DEFAULT_LWA_CLIENT_SECRET
+    endpoints.spapi_refresh_token = sb.DEFAULT_REFRESH_TOKEN
+    endpoints.spapi_catalog_rate = 1000.0
+    endpoints.spapi_catalog_burst = 10
+    endpoints.spapi_pricing_rate = 1000.0
+    for name, value in overrides.items():
+        setattr(endpoints, name, value)
+    return endpoints
+
+
+def hard_codes() -> list[str]:
+    examples = catalogue.example_codes()
+    return [code for codes in examples.values() for code in codes[:4]]
+
+
+def write_csv(path: Path, codes: list[str]) -> Path:
+    path.write_text("EAN;Désignation\n" + "".join(f"{c};Produit {n}\n" for n, c in enumerate(codes)), "utf-8")
+    return path
+
+
+def new_job(db: Database, path: Path, plan: str = "spapi+creators") -> str:
+    job_id = service.create_job(
+        db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", plan, path.name)
+    )
+    with db.unit_of_work() as session:
+        service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
+    return job_id
+
+
+def runner_for(db: Database, plan: Plan, **kwargs: object) -> ChunkRunner:
+    cache = LookupCacheStore(db, 3600, 3600)
+    return ChunkRunner(db, plan, cache, sleep=lambda _s: None, **kwargs)  # type: ignore[arg-type]
+
+
+def items(db: Database, job_id: str) -> list[JobItem]:
+    with db.unit_of_work() as session:
+        return list(session.scalars(select(JobItem).where(JobItem.job_id == job_id).order_by(JobItem.row_no)))
+
+
+def test_every_row_ends_with_a_status_and_invalid_codes_never_reach_amazon(
+    any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    codes = hard_codes()
+    job_id = new_job(any_db, write_csv(tmp_path / "in.csv", [*codes, *INVALID, codes[0]]))
+    plan = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
+    try:
+        assert run_job(any_db, runner_for(any_db, plan), job_id) is PoolOutcome.FINISHED
+    finally:
+        plan.close()
+    rows = items(any_db, job_id)
+    assert [r.row_no for r in rows] == list(range(1, len(codes) + len(INVALID) + 2))
+    assert {r.status for r in rows} <= {"matched", "not_found", "invalid"}
+    assert all(r.status == "invalid" for r in rows[len(codes) : len(codes) + len(INVALID)])
+    asked = {c for entry in sandbox.request_log for c in entry.codes}
+    for row in rows:
+        if row.status == "invalid":
+            assert row.input_code not in asked and (row.gtin or "-") not in asked
+    duplicate, first = rows[-1], rows[0]
+    assert (duplicate.asin, duplicate.status) == (first.asin, first.status)
+    catalog_calls = [e for e in sandbox.request_log if e.operation == "searchCatalogItems"]
+    assert sum(len(e.codes) for e in catalog_calls) == len(set(codes))  # the duplicate is looked up once
+    with any_db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "completed"
+        assert job.total_codes == len(rows) and job.processed_codes == len(rows)
+        logs = session.scalar(select(func.count(ConversionLog.id)).where(ConversionLog.job_id == job_id))
+        assert logs == len(codes) + 1
+        with_asin = session.scalar(
+            select(func.count(ConversionLog.id)).where(
+                ConversionLog.job_id == job_id,
+                ConversionLog.new_asin.is_not(None),
+                ConversionLog.change_reason == "initial",
+            )
+        )
+        assert with_asin == sum(1 for r in rows if r.status == "matched")
+        secrets = (sb.DEFAULT_CREDENTIAL_SECRET, sb.DEFAULT_LWA_CLIENT_SECRET, sb.DEFAULT_REFRESH_TOKEN)
+        for (payload,) in session.execute(
+            select(ConversionLog.api_response).where(ConversionLog.job_id == job_id)
+        ):
+            assert not any(s in str(payload) for s in secrets)
+
+
+@pytest.mark.parametrize("plan_name", ["spapi+creators", "creators"])
+def test_no_wrong_asin_is_ever_labelled_exact_on_the_hard_cases(
+    sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path, plan_name: str
+) -> None:
+    codes = hard_codes()
+    job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), plan_name)
+    plan = build_plan(Settings(), plan_name, "FR", endpoints=endpoints_for(sandbox))
+    try:
+        run_job(sqlite_db, runner_for(sqlite_db, plan), job_id)
+    finally:
+        plan.close()
+    category = {c: k for k, cs in catalogue.example_codes().items() for c in cs}
+    for row in items(sqlite_db, job_id):
+        kind = category[row.input_code]
+        if row.match_type == "exact":
+            item = catalogue.sandbox_item(row.asin or "")
+            assert item is not None
+            ids = {i.zfill(14) for i in (*item.eans, *item.upcs)}
+            assert row.gtin in ids, (kind, row.input_code, row.asin)
+            assert item.package_quantity in (None, 1), (kind, row.asin)
+        if kind in ("unknown", "near_miss"):
+            assert row.status == "not_found", (kind, row.input_code, row.asin, row.match_type)
+        if kind == "multipack" and row.match_type == "exact":
+            assert "multipack" not in (row.amazon_title or "").lower()
+        if row.status == "matched":
+            assert row.candidates and all("reasons" in c for c in row.candidates)
+            assert row.error_message  # the reason for the choice is visible in the results file
+
+
+def test_a_chunk_run_twice_writes_nothing_twice_and_calls_no_provider_again(
+    any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    job_id = new_job(any_db, write_csv(tmp_path / "in.csv", hard_codes()[:30]))
+    plan = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
+    try:
+        runner = runner_for(any_db, plan)
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
+        calls = len(sandbox.request_log)
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.SKIPPED
+        assert len(sandbox.request_log) == calls
+    finally:
+        plan.close()
+    with any_db.unit_of_work() as session:
+        assert (
+            session.scalar(select(func.count(ConversionLog.id)).where(ConversionLog.job_id == job_id)) == 30
+        )
+
+
+def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no_lookup(
+    sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    codes = catalogue.example_codes()["single"][:6]
+    job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "creators")
+    plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox))
+    identify = plan.identify.identify
+    calls: list[int] = []
+
+    def identify_then_pause(batch):  # type: ignore[no-untyped-def]
+        answer = identify(batch)
+        calls.append(1)
+        if len(calls) == 3:  # a person presses "pause" while the chunk is running
+            with sqlite_db.unit_of_work() as session:
+                service.transition(session, service.get_job(session, job_id), JobAction.PAUSE, actor="alice")
+        return answer
+
+    plan.identify.identify = identify_then_pause  # type: ignore[method-assign]
+    try:
+        runner = runner_for(sqlite_db, plan)
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.RELEASED
+        assert len(calls) == 3  # no provider call after the pause
+        assert all(r.status == "pending" for r in items(sqlite_db, job_id))
+        with sqlite_db.unit_of_work() as session:
+            service.transition(session, service.get_job(session, job_id), JobAction.RESUME, actor="alice")
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
+    finally:
+        plan.close()
+    searched = [c for e in sandbox.request_log if e.operation == "searchItems" for c in e.codes]
+    assert sorted(searched) == sorted(set(codes))  # each code searched exactly once
+    assert all(r.status == "matched" for r in items(sqlite_db, job_id))
+
+
+def test_transient_failures_wait_on_the_retry_schedule_then_match(
+    any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    job_id = new_job(any_db, write_csv(tmp_path / "in.csv", catalogue.example_codes()["single"][:5]))
+    plan = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
+    now = [utcnow()]
+    try:
+        runner = runner_for(any_db, plan, clock=lambda: now[0])
+        sandbox.inject_faults("searchCatalogItems", "503", 3)  # the first call and both quick retries
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.WAITING
+        waiting = items(any_db, job_id)
+        assert {(r.status, r.error_type, r.attempts) for r in waiting} == {("pending", "network", 1)}
+        assert all("attempt 1 of 5" in (r.error_message or "") for r in waiting)
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.SKIPPED  # not due before one minute
+        now[0] += timedelta(minutes=1, seconds=1)
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
+    finally:
+        plan.close()
+    assert {(r.status, r.error_type) for r in items(any_db, job_id)} == {("matched", None)}
+    with any_db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "completed"
+        assert session.scalar(select(func.count(JobChunk.id)).where(JobChunk.status != "done")) == 0
+
+
+def test_a_refused_partner_tag_fails_the_job_with_one_sentence(
+    sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    job_id = new_job(
+        sqlite_db, write_csv(tmp_path / "in.csv", catalogue.example_codes()["single"][:3]), "creators"
+    )
+    plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox, partner_tag="wrong-21"))
+    try:
+        assert runner_for(sqlite_db, plan).run_chunk(job_id, 0) is ChunkOutcome.JOB_FAILED
+    finally:
+        plan.close()
+    with sqlite_db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "failed"
+        assert "wrong-21" in (job.error_message or "") and "CODE2ASIN_CREATORS_PARTNER_TAG" in (
+            job.error_message or ""
+        )
+    assert len([e for e in sandbox.request_log if e.kind == "api"]) == 1  # stopped at the first refusal
+
+
+def test_rerunning_a_catalogue_spends_no_quota_thanks_to_the_lookup_cache(
+    sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "in.csv", hard_codes()[:25])
+    plan = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
+    try:
+        first = new_job(sqlite_db, path)
+        run_job(sqlite_db, runner_for(sqlite_db, plan), first)
+        before = len([e for e in sandbox.request_log if e.kind == "api"])
+        second = new_job(sqlite_db, path)
+        run_job(sqlite_db, runner_for(sqlite_db, plan), second)
+    finally:
+        plan.close()
+    assert len([e for e in sandbox.request_log if e.kind == "api"]) == before
+    assert [(r.status, r.asin) for r in items(sqlite_db, first)] == [
+        (r.status, r.asin) for r in items(sqlite_db, second)
+    ]
