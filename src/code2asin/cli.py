@@ -163,6 +163,9 @@ def convert(
     code_column: Annotated[
         str | None, typer.Option(help="Header (or 1-based number) of the code column.")
     ] = None,
+    confidence_threshold: Annotated[
+        float | None, typer.Option(help="Matches below this confidence (0-1) are reported, not accepted.")
+    ] = None,
 ) -> None:
     """Run one job on the configured backend and write the results file."""
     from code2asin.jobs.convert import ConvertRequest, run_convert
@@ -186,7 +189,12 @@ def convert(
         max_images=max_images,
         image_mode=image_mode,
         code_column=code_column,
+        confidence_threshold=(
+            settings.confidence_threshold if confidence_threshold is None else confidence_threshold
+        ),
     )
+    if not 0.0 <= request.confidence_threshold <= 1.0:
+        fail("The confidence threshold is a number between 0 and 1.")
     started = time.perf_counter()
     try:
         with _progress() as progress:
