@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from code2asin import barcodes
+from code2asin.cli_service import serve, token_app, user_app
 from code2asin.config import Settings
 from code2asin.errors import Code2AsinError
 from code2asin.export import write_results
@@ -31,6 +32,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+app.command()(serve)
 
 out = Console()
 err = Console(stderr=True)

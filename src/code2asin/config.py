@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 100 * 1024 * 1024
     max_rows: int = 1_000_000
     max_columns: int = 500
+    #: shared secret of an upstream identity provider whose HS256 JWTs carry a ``permissions`` claim
+    jwt_secret: SecretStr | None = None
 
     creators: CreatorsSettings = Field(default_factory=CreatorsSettings)
     spapi: SpapiSettings = Field(default_factory=SpapiSettings)

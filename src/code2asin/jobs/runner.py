@@ -217,7 +217,7 @@ class ChunkRunner:
             for key, payload in cached.items():
                 outcomes[key[5:]] = LookupOutcome(
                     candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
-                    api_response={"cached": True},
+                    api_response={**(payload.get("api_response") or {}), "cached": True},
                 )
         missing = [c for c in codes if c.gtin not in outcomes]
         size = max(1, provider.identify_batch_size)
@@ -235,7 +235,8 @@ class ChunkRunner:
                 outcomes[code.gtin] = outcome
                 if outcome.error is None:
                     fresh[f"gtin:{code.gtin}"] = {
-                        "candidates": [candidate_to_dict(c) for c in outcome.candidates]
+                        "candidates": [candidate_to_dict(c) for c in outcome.candidates],
+                        "api_response": outcome.api_response,
                     }
             if self.cache is not None:
                 self.cache.put(provider.name, marketplace, fresh, prices=False)
@@ -565,6 +566,13 @@ def merge_candidates(base: Candidate | None, extra: Candidate | None) -> Candida
         return base
     merged = Candidate(**{f: getattr(base, f) for f in base.__dataclass_fields__})
     merged.field_sources = dict(base.field_sources)
+    if extra.detail_page_url and extra.source == "creators":
+        # the Creators API's link carries the partner tag: Amazon asks to keep it unchanged for attribution
+        merged.detail_page_url = extra.detail_page_url
+        merged.field_sources["detail_page_url"] = "creators"
+    elif merged.detail_page_url is None and extra.detail_page_url is not None:
+        merged.detail_page_url = extra.detail_page_url
+        merged.field_sources["detail_page_url"] = extra.source
     for name in (
         "title",
         "brand",
@@ -573,7 +581,6 @@ def merge_candidates(base: Candidate | None, extra: Candidate | None) -> Candida
         "buy_box",
         "availability",
         "sales_rank",
-        "detail_page_url",
         "rating",
         "review_count",
         "package_quantity",

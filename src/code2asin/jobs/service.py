@@ -3,6 +3,10 @@
 Services take a SQLAlchemy ``Session`` (the caller's unit of work owns the commit) or a ``Database`` when
 they must commit in steps (creating a 200,000-row job is written in batches so memory stays bounded).
 They never import FastAPI, Celery or Jinja.
+
+Actions (``start_job`` ... ``validate_item``) go through ``transition`` so each is a timeline event with its
+actor; they raise ``NotFoundError``, ``LifecycleError`` (illegal transition) or ``InvalidValueError``. The
+caller commits, then dispatches the job when the action says so (``ActionResult.dispatch``).
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from code2asin import barcodes
 from code2asin.db import Database
-from code2asin.errors import ErrorType, IngestError, NotFoundError
+from code2asin.errors import Code2AsinError, ErrorType, IngestError, LifecycleError, NotFoundError
 from code2asin.export import format_list
 from code2asin.ingest import InputRow, InputTable
 from code2asin.jobs.lifecycle import JobAction, target_status
@@ -36,6 +40,10 @@ from code2asin.jobs.models import (
 
 CHUNK_SIZE = 100
 INSERT_BATCH = 5000
+
+
+class InvalidValueError(Code2AsinError):
+    """A value given by the caller is not acceptable (an ASIN, an option, a permission name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,44 +315,76 @@ def _candidate_text(candidate: dict[str, Any]) -> str:
     return f"{candidate.get('asin')} ({head}{'; ' + reasons if reasons else ''})".replace("|", "/")
 
 
+_EXPORT_COLUMNS = (
+    JobItem.row_no,
+    JobItem.input_code,
+    JobItem.code_type,
+    JobItem.gtin,
+    JobItem.product_ean,
+    JobItem.status,
+    JobItem.asin,
+    JobItem.match_type,
+    JobItem.match_confidence,
+    JobItem.amazon_title,
+    JobItem.amazon_brand,
+    JobItem.amazon_price,
+    JobItem.amazon_currency,
+    JobItem.amazon_rating,
+    JobItem.amazon_review_count,
+    JobItem.amazon_sales_rank,
+    JobItem.amazon_images,
+    JobItem.stored_images,
+    JobItem.detail_page_url,
+    JobItem.candidates,
+    JobItem.supplier_price,
+    JobItem.error_type,
+    JobItem.error_message,
+    JobItem.input_values,
+)
+
+
+def price_difference_percent(amazon_price: Any, supplier_price: Any) -> float | None:
+    """(Amazon price - supplier price) / supplier price x 100, rounded to 2 decimals, when both are known."""
+    if amazon_price is None or not supplier_price:
+        return None
+    return round(float((amazon_price - supplier_price) / supplier_price * 100), 2)
+
+
 def export_rows(session: Session, job_id: str) -> Iterator[dict[str, Any]]:
     """The job's result rows in input order, shaped for ``export.write_results`` (streamed)."""
     stmt = (
-        select(JobItem)
+        select(*_EXPORT_COLUMNS)
         .where(JobItem.job_id == job_id)
         .order_by(JobItem.row_no)
-        .execution_options(yield_per=2000)
+        .execution_options(yield_per=5000)
     )
-    for item in session.scalars(stmt):
-        diff = None
-        if item.amazon_price is not None and item.supplier_price:
-            diff = round(float((item.amazon_price - item.supplier_price) / item.supplier_price * 100), 2)
+    for r in session.execute(stmt):
         yield {
-            "row": item.row_no,
-            "input_code": item.input_code,
-            "code_type": item.code_type,
-            "gtin": item.gtin,
-            "product_ean": item.product_ean,
-            "status": item.status,
-            "asin": item.asin,
-            "match_type": item.match_type,
-            "match_confidence": item.match_confidence,
-            "amazon_title": item.amazon_title,
-            "amazon_brand": item.amazon_brand,
-            "amazon_price": item.amazon_price,
-            "amazon_currency": item.amazon_currency,
-            "amazon_rating": item.amazon_rating,
-            "amazon_review_count": item.amazon_review_count,
-            "amazon_sales_rank": item.amazon_sales_rank,
-            "amazon_images": format_list(item.amazon_images),
-            "stored_images": format_list(item.stored_images),
-            "detail_page_url": item.detail_page_url,
-            "candidate_asins": format_list(_candidate_text(c) for c in item.candidates or ()),
-            "supplier_price": item.supplier_price,
-            "price_difference_percent": diff,
-            "error_type": item.error_type,
-            "error_message": item.error_message,
-            "input_values": item.input_values,
+            "row": r.row_no,
+            "input_code": r.input_code,
+            "code_type": r.code_type,
+            "gtin": r.gtin,
+            "product_ean": r.product_ean,
+            "status": r.status,
+            "asin": r.asin,
+            "match_type": r.match_type,
+            "match_confidence": r.match_confidence,
+            "amazon_title": r.amazon_title,
+            "amazon_brand": r.amazon_brand,
+            "amazon_price": r.amazon_price,
+            "amazon_currency": r.amazon_currency,
+            "amazon_rating": r.amazon_rating,
+            "amazon_review_count": r.amazon_review_count,
+            "amazon_sales_rank": r.amazon_sales_rank,
+            "amazon_images": format_list(r.amazon_images),
+            "stored_images": format_list(r.stored_images),
+            "detail_page_url": r.detail_page_url,
+            "candidate_asins": format_list(_candidate_text(c) for c in r.candidates or ()),
+            "supplier_price": r.supplier_price,
+            "price_difference_percent": price_difference_percent(r.amazon_price, r.supplier_price),
+            "error_type": r.error_type,
+            "error_message": r.error_message,
+            "input_values": r.input_values,
         }
 
 
@@ -362,3 +402,183 @@ def duration_seconds(job: Job) -> float | None:
     if end.tzinfo is None:
         end = end.replace(tzinfo=start.tzinfo)
     return (end - start).total_seconds()
+
+
+# -- actions -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The job after an action; ``dispatch`` says whether its chunks must be run once committed."""
+
+    job: Job
+    dispatch: bool = False
+
+
+def _has_open_chunks(session: Session, job_id: str) -> bool:
+    return bool(
+        session.scalar(
+            select(func.count(JobChunk.id)).where(
+                JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
+            )
+        )
+    )
+
+
+def _run_or_complete(session: Session, job: Job, actor: str | None) -> ActionResult:
+    # a job with nothing to look up (direct mode, or every row final) completes at once: no worker needed
+    if _has_open_chunks(session, job.id):
+        return ActionResult(job, dispatch=True)
+    refresh_counters(session, job)
+    transition(session, job, JobAction.COMPLETE, actor=actor)
+    return ActionResult(job)
+
+
+def start_job(session: Session, job_id: str, actor: str | None = None) -> ActionResult:
+    """pending -> processing (or straight on to completed when nothing is left to look up)."""
+    job = transition(session, get_job(session, job_id), JobAction.START, actor=actor)
+    return _run_or_complete(session, job, actor)
+
+
+def pause_job(session: Session, job_id: str, actor: str | None = None) -> ActionResult:
+    """processing -> paused; workers see it between provider calls and give their rows back."""
+    return ActionResult(transition(session, get_job(session, job_id), JobAction.PAUSE, actor=actor))
+
+
+def resume_job(session: Session, job_id: str, actor: str | None = None) -> ActionResult:
+    """paused -> processing."""
+    job = transition(session, get_job(session, job_id), JobAction.RESUME, actor=actor)
+    return _run_or_complete(session, job, actor)
+
+
+def cancel_job(session: Session, job_id: str, actor: str | None = None) -> ActionResult:
+    """pending/processing/paused -> cancelled; finished rows keep their results."""
+    job = transition(session, get_job(session, job_id), JobAction.CANCEL, actor=actor)
+    refresh_counters(session, job)
+    return ActionResult(job)
+
+
+def retry_job(
+    session: Session, job_id: str, actor: str | None = None, *, reset_retry_counter: bool = False
+) -> ActionResult:
+    """failed/cancelled -> pending, counting the retry (or resetting the counter to 0).
+
+    Rows that ended ``failed`` with a retryable error (not ``invalid_data``) go back to ``pending`` with
+    their attempts reset, and their chunks with them. Raises ``LifecycleError`` when ``retry_count`` has
+    reached ``max_retries`` and the counter is not reset.
+    """
+    job = get_job(session, job_id)
+    if not reset_retry_counter and job.retry_count >= job.max_retries:
+        raise LifecycleError(
+            f"Cannot retry job {job.id}: it was retried {job.retry_count} times, the limit is "
+            f"{job.max_retries}; retry with reset_retry_counter=true to start the count again."
+        )
+    transition(
+        session, job, JobAction.RETRY, actor=actor, detail={"reset_retry_counter": reset_retry_counter}
+    )
+    job.retry_count = 0 if reset_retry_counter else job.retry_count + 1
+    retryable = (JobItem.job_id == job.id) & (JobItem.status == ItemStatus.FAILED)
+    retryable &= JobItem.error_type.is_distinct_from(ErrorType.INVALID_DATA)
+    chunk_nos = select(JobItem.chunk_no).where(retryable).distinct().scalar_subquery()
+    session.execute(
+        update(JobChunk)
+        .where(JobChunk.job_id == job.id, JobChunk.chunk_no.in_(chunk_nos))
+        .values(
+            status=ChunkStatus.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(JobItem)
+        .where(retryable)
+        .values(
+            status=ItemStatus.PENDING, attempts=0, next_attempt_at=None, error_type=None, error_message=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    refresh_counters(session, job)
+    return ActionResult(job)
+
+
+def delete_job(session: Session, job_id: str, actor: str | None = None) -> str | None:
+    """Delete a job that is not processing, with its rows, logs and timeline (database cascade).
+
+    Returns the key of the stored source file so the caller removes it once the deletion is committed
+    (``delete_job_and_source`` does both).
+    """
+    job = transition(session, get_job(session, job_id), JobAction.DELETE, actor=actor)
+    source_key = job.source_key
+    session.execute(Job.table().delete().where(Job.table().c.id == job.id))
+    session.expunge(job)
+    return source_key
+
+
+class _Deletable(Protocol):
+    def delete(self, key: str) -> None: ...
+
+
+def delete_job_and_source(db: Database, storage: _Deletable, job_id: str, actor: str | None = None) -> None:
+    """``delete_job`` in its own unit of work, then remove the stored source file."""
+    with db.unit_of_work() as session:
+        source_key = delete_job(session, job_id, actor)
+    if source_key:
+        storage.delete(source_key)
+
+
+def validate_item(
+    session: Session,
+    job_id: str,
+    asin: str,
+    actor: str | None,
+    *,
+    row_no: int | None = None,
+    item_id: int | None = None,
+) -> JobItem:
+    """Set a row's ASIN by hand: match_type ``manual``, confidence 1.0, status matched, logged.
+
+    The row is named by ``row_no`` (1-based input row) or ``item_id``. Raises ``InvalidValueError`` on a
+    malformed ASIN, ``NotFoundError`` on an unknown row, ``LifecycleError`` while the job is processing.
+    """
+    job = get_job(session, job_id)
+    if job.status == JobStatus.PROCESSING:
+        raise LifecycleError(f"Cannot validate a row of job {job.id} while it is processing: pause it first.")
+    normalised = barcodes.normalise_asin(asin)
+    if normalised is None:
+        raise InvalidValueError(
+            f"ASIN {asin!r} is not valid: an ASIN has 10 characters, B0 followed by 8 letters or digits, "
+            "or an ISBN-10 for books."
+        )
+    where = [JobItem.job_id == job.id]
+    where.append(JobItem.row_no == row_no if item_id is None else JobItem.id == item_id)
+    item = session.scalar(select(JobItem).where(*where))
+    if item is None:
+        raise NotFoundError(f"Job {job.id} has no row {row_no if item_id is None else item_id}.")
+    previous = item.asin
+    item.asin = normalised
+    item.match_type = "manual"
+    item.match_confidence = 1.0
+    item.status = ItemStatus.MATCHED
+    item.error_type = None
+    item.error_message = None
+    item.next_attempt_at = None
+    log_event(
+        session,
+        job.id,
+        row_no=item.row_no,
+        input_code=item.input_code,
+        code_type=item.code_type,
+        previous_asin=previous,
+        new_asin=normalised,
+        change_reason="manual",
+        confidence_score=1.0,
+        actor=actor,
+        level="info",
+        message=f"Validated by hand by {actor or 'an unknown actor'}.",
+    )
+    session.flush()
+    refresh_counters(session, job)
+    return item

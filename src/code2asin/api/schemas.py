@@ -1,0 +1,264 @@
+"""Request and response bodies of the REST API (the seed's JSON shapes, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite returns the stored UTC times without their zone; say it so clients do not guess
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: a timestamp always sent with its zone (UTC)
+Utc = Annotated[datetime, AfterValidator(_utc)]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="not_found, conflict, invalid_input, unauthenticated, forbidden, ...")
+    message: str = Field(description="One sentence for a person.")
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every 4xx/5xx answer."""
+
+    error: ErrorBody
+
+
+class ImportOptions(BaseModel):
+    """The ``options`` form field of ``POST /code2asin/import`` (a JSON object)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    download_images: bool = False
+    max_images_per_product: int = Field(default=10, ge=1, le=50)
+    image_mode: Literal["replace", "append", "skip"] = "replace"
+    marketplace: str | None = Field(default=None, max_length=8)
+    provider: str | None = Field(default=None, max_length=100, description="Provider plan, e.g. sandbox.")
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ImportResponse(BaseModel):
+    message: str
+    id: str
+    job_id: str
+    status: str
+
+
+class JobSummary(BaseModel):
+    id: str
+    supplier_code: str
+    status: str
+    total_codes: int
+    successful_conversions: int
+    failed_conversions: int
+    created_at: Utc
+    completed_at: Utc | None
+
+
+class JobList(BaseModel):
+    items: list[JobSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class JobStatisticsOut(BaseModel):
+    total: int
+    matched: int
+    not_found: int
+    invalid: int
+    failed: int
+    pending: int
+    with_asin: int
+    with_images: int
+    with_price: int
+    exact_matches: int
+    partial_matches: int
+    fuzzy_matches: int
+    manual_matches: int
+    avg_confidence: float | None
+
+
+class TimelineEvent(BaseModel):
+    at: Utc
+    event: str
+    actor: str | None
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any] | None
+
+
+class JobDetails(BaseModel):
+    id: str
+    supplier_code: str
+    status: str
+    mode: str
+    marketplace: str
+    provider_plan: str
+    options: dict[str, Any]
+    source_filename: str
+    source_info: dict[str, Any]
+    total_codes: int
+    processed_codes: int
+    successful_conversions: int
+    failed_conversions: int
+    progress_percent: float
+    retry_count: int
+    max_retries: int
+    error_message: str | None
+    created_by: str | None
+    created_at: Utc
+    started_at: Utc | None
+    completed_at: Utc | None
+    duration_seconds: float | None
+    statistics: JobStatisticsOut
+    timeline: list[TimelineEvent]
+    allowed_actions: list[str]
+
+
+class ActionResponse(BaseModel):
+    message: str
+    job_id: str
+    status: str
+
+
+class RetryResponse(ActionResponse):
+    retry_count: int
+    max_retries: int
+
+
+class DeleteResponse(BaseModel):
+    message: str
+    job_id: str
+
+
+class StoredImage(BaseModel):
+    key: str
+    url: str | None
+
+
+class CandidateOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    asin: str | None = None
+    score: float | None = None
+    match_type: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ResultItem(BaseModel):
+    id: int
+    row: int
+    product_ean: str | None
+    input_code: str
+    code_type: str | None
+    asin: str | None
+    amazon_title: str | None
+    amazon_brand: str | None
+    match_confidence: float | None
+    match_type: str | None
+    amazon_price: float | None
+    amazon_currency: str | None
+    amazon_rating: float | None
+    amazon_review_count: int | None
+    amazon_sales_rank: int | None
+    amazon_images: list[str]
+    stored_images: list[StoredImage]
+    detail_page_url: str | None
+    status: str
+    error_type: str | None
+    error_message: str | None
+    candidates: list[CandidateOut]
+
+
+class ResultsPage(BaseModel):
+    job_id: str
+    job_status: str
+    total: int
+    with_asin: int
+    with_images: int
+    with_price: int
+    exact_matches: int
+    fuzzy_matches: int
+    partial_matches: int
+    manual_matches: int
+    avg_confidence: float | None
+    filtered_total: int
+    page: int
+    limit: int
+    items: list[ResultItem]
+
+
+class ValidateRequest(BaseModel):
+    asin: str = Field(min_length=1, max_length=50, description="The ASIN to set on the row.")
+
+
+class LogItem(BaseModel):
+    id: int
+    timestamp: Utc
+    level: str
+    row: int | None
+    input_code: str | None
+    code_type: str | None
+    previous_asin: str | None
+    new_asin: str | None
+    change_reason: str | None
+    confidence_score: float | None
+    processing_time_ms: int | None
+    api_response: dict[str, Any] | None
+    error_type: str | None
+    message: str | None
+    actor: str | None
+
+
+class LogsPage(BaseModel):
+    job_id: str
+    items: list[LogItem]
+    total: int
+    page: int
+    per_page: int
+
+
+class GlobalStatistics(BaseModel):
+    total_jobs: int
+    jobs_by_status: dict[str, int]
+    total_codes: int
+    processed_codes: int
+    successful_conversions: int
+    failed_conversions: int
+    success_rate: float
+
+
+class ErrorClassStatistics(BaseModel):
+    count: int
+    percentage: float
+    description: str
+
+
+class ErrorBreakdown(BaseModel):
+    network: ErrorClassStatistics
+    api_rate_limit: ErrorClassStatistics
+    invalid_data: ErrorClassStatistics
+    unknown: ErrorClassStatistics
+
+
+class ErrorStatistics(BaseModel):
+    period_days: int
+    total_errors: int
+    error_breakdown: ErrorBreakdown
+    retry_backoff_schedule: list[int]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+    migration: str | None

@@ -1,0 +1,317 @@
+"""The read side of jobs: lists, details, results, logs and statistics, shaped like the seed's examples.
+
+Every function is a handful of aggregate or paginated queries (never one query per row), so a page stays
+fast on a job of 1,000,000 rows. ``suppliers`` scopes the caller: None sees every supplier, otherwise a
+job of another supplier is reported missing (``NotFoundError``), as if it did not exist.
+
+Error statistics count the *items* (the rows' last error), not the conversion logs: a row counts once,
+in the class of its latest error, when it was updated within the period and still carries an error
+(failed, invalid, or pending a scheduled retry). That keeps ``stats/errors`` consistent with the tiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from code2asin.errors import ERROR_DESCRIPTIONS, RETRY_BACKOFF_MINUTES, ErrorType, NotFoundError
+from code2asin.jobs.lifecycle import allowed_actions
+from code2asin.jobs.models import ConversionLog, Job, JobEvent, JobItem, JobStatus, utcnow
+from code2asin.jobs.service import duration_seconds
+from code2asin.jobs.stats import job_statistics
+
+TIMELINE_LIMIT = 200
+UrlFor = Callable[[str], str | None]
+
+
+def _offset(page: int, per_page: int) -> int:
+    return (max(page, 1) - 1) * per_page
+
+
+def _supplier_filter(suppliers: frozenset[str] | None) -> list[ColumnElement[bool]]:
+    return [] if suppliers is None else [Job.supplier_code.in_(sorted(suppliers))]
+
+
+def visible_job(session: Session, job_id: str, suppliers: frozenset[str] | None) -> Job:
+    """The job, or ``NotFoundError`` when it does not exist or belongs to a supplier the caller cannot see."""
+    job = session.get(Job, job_id)
+    if job is None or (suppliers is not None and job.supplier_code not in suppliers):
+        raise NotFoundError(f"Job {job_id} does not exist.")
+    return job
+
+
+def list_jobs(
+    session: Session,
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    status: JobStatus | None = None,
+    suppliers: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """The seed's job list: ``items`` (newest first), ``total``, ``page``, ``per_page``."""
+    where = _supplier_filter(suppliers)
+    if status is not None:
+        where.append(Job.status == status)
+    total = session.scalar(select(func.count(Job.id)).where(*where)) or 0
+    jobs = session.scalars(
+        select(Job)
+        .where(*where)
+        .order_by(Job.created_at.desc(), Job.id)
+        .offset(_offset(page, per_page))
+        .limit(per_page)
+    )
+    items = [
+        {
+            "id": job.id,
+            "supplier_code": job.supplier_code,
+            "status": job.status,
+            "total_codes": job.total_codes,
+            "successful_conversions": job.successful_conversions,
+            "failed_conversions": job.failed_conversions,
+            "created_at": job.created_at,
+            "completed_at": job.completed_at,
+        }
+        for job in jobs
+    ]
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None = None) -> dict[str, Any]:
+    """Everything the details page shows: counters, the 8 tiles' numbers, timeline, options, actions."""
+    job = visible_job(session, job_id, suppliers)
+    stats = job_statistics(session, job.id)
+    events = session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id.desc()).limit(TIMELINE_LIMIT)
+    )
+    timeline = [
+        {
+            "at": e.at,
+            "event": e.event,
+            "actor": e.actor,
+            "from_status": e.from_status,
+            "to_status": e.to_status,
+            "detail": e.detail,
+        }
+        for e in reversed(list(events))
+    ]
+    progress = round(job.processed_codes / job.total_codes * 100, 1) if job.total_codes else 0.0
+    return {
+        "id": job.id,
+        "supplier_code": job.supplier_code,
+        "status": job.status,
+        "mode": job.mode,
+        "marketplace": job.marketplace,
+        "provider_plan": job.provider_plan,
+        "options": job.options or {},
+        "source_filename": job.source_filename,
+        "source_info": job.source_info or {},
+        "total_codes": job.total_codes,
+        "processed_codes": job.processed_codes,
+        "successful_conversions": job.successful_conversions,
+        "failed_conversions": job.failed_conversions,
+        "progress_percent": progress,
+        "retry_count": job.retry_count,
+        "max_retries": job.max_retries,
+        "error_message": job.error_message,
+        "created_by": job.created_by,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "duration_seconds": duration_seconds(job),
+        "statistics": stats.as_dict(),
+        "timeline": timeline,
+        "allowed_actions": [a.value for a in allowed_actions(job.status)],
+    }
+
+
+def result_item(item: JobItem, url_for: UrlFor) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "row": item.row_no,
+        "product_ean": item.product_ean,
+        "input_code": item.input_code,
+        "code_type": item.code_type,
+        "asin": item.asin,
+        "amazon_title": item.amazon_title,
+        "amazon_brand": item.amazon_brand,
+        "match_confidence": item.match_confidence,
+        "match_type": item.match_type,
+        "amazon_price": float(item.amazon_price) if item.amazon_price is not None else None,
+        "amazon_currency": item.amazon_currency,
+        "amazon_rating": item.amazon_rating,
+        "amazon_review_count": item.amazon_review_count,
+        "amazon_sales_rank": item.amazon_sales_rank,
+        "amazon_images": list(item.amazon_images or []),
+        "stored_images": [{"key": key, "url": url_for(key)} for key in item.stored_images or []],
+        "detail_page_url": item.detail_page_url,
+        "status": item.status,
+        "error_type": item.error_type,
+        "error_message": item.error_message,
+        "candidates": list(item.candidates or []),
+    }
+
+
+def results_page(
+    session: Session,
+    job_id: str,
+    *,
+    url_for: UrlFor,
+    suppliers: frozenset[str] | None = None,
+    match_type: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The seed's results: the job's tiles (over every row) and one page of rows in input order.
+
+    ``total`` is the job's row count (the seed's meaning); ``filtered_total`` counts the rows that match
+    the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``).
+    """
+    job = visible_job(session, job_id, suppliers)
+    stats = job_statistics(session, job.id)
+    where: list[ColumnElement[bool]] = [JobItem.job_id == job.id]
+    if match_type is not None:
+        where.append(JobItem.match_type == match_type)
+    if status is not None:
+        where.append(JobItem.status == status)
+    filtered = (
+        stats.total if len(where) == 1 else session.scalar(select(func.count(JobItem.id)).where(*where)) or 0
+    )
+    rows = session.scalars(
+        select(JobItem).where(*where).order_by(JobItem.row_no).offset(_offset(page, limit)).limit(limit)
+    )
+    return {
+        "job_id": job.id,
+        "job_status": job.status,
+        "total": stats.total,
+        "with_asin": stats.with_asin,
+        "with_images": stats.with_images,
+        "with_price": stats.with_price,
+        "exact_matches": stats.exact_matches,
+        "fuzzy_matches": stats.fuzzy_matches,
+        "partial_matches": stats.partial_matches,
+        "manual_matches": stats.manual_matches,
+        "avg_confidence": stats.avg_confidence,
+        "filtered_total": filtered,
+        "page": page,
+        "limit": limit,
+        "items": [result_item(item, url_for) for item in rows],
+    }
+
+
+def logs_page(
+    session: Session,
+    job_id: str,
+    *,
+    suppliers: frozenset[str] | None = None,
+    level: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> dict[str, Any]:
+    """The job's conversion logs (the seed's log shape), oldest first, optionally one level only."""
+    job = visible_job(session, job_id, suppliers)
+    where: list[ColumnElement[bool]] = [ConversionLog.job_id == job.id]
+    if level is not None:
+        where.append(ConversionLog.level == level)
+    total = session.scalar(select(func.count(ConversionLog.id)).where(*where)) or 0
+    logs = session.scalars(
+        select(ConversionLog)
+        .where(*where)
+        .order_by(ConversionLog.id)
+        .offset(_offset(page, per_page))
+        .limit(per_page)
+    )
+    items = [
+        {
+            "id": log.id,
+            "timestamp": log.timestamp,
+            "level": log.level,
+            "row": log.row_no,
+            "input_code": log.input_code,
+            "code_type": log.code_type,
+            "previous_asin": log.previous_asin,
+            "new_asin": log.new_asin,
+            "change_reason": log.change_reason,
+            "confidence_score": log.confidence_score,
+            "processing_time_ms": log.processing_time_ms,
+            "api_response": log.api_response,
+            "error_type": log.error_type,
+            "message": log.message,
+            "actor": log.actor,
+        }
+        for log in logs
+    ]
+    return {"job_id": job.id, "items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def global_statistics(session: Session, *, suppliers: frozenset[str] | None = None) -> dict[str, Any]:
+    """Totals over every visible job, from the jobs' counters (one grouped query)."""
+    rows = session.execute(
+        select(
+            Job.status,
+            func.count(Job.id),
+            func.coalesce(func.sum(Job.total_codes), 0),
+            func.coalesce(func.sum(Job.processed_codes), 0),
+            func.coalesce(func.sum(Job.successful_conversions), 0),
+            func.coalesce(func.sum(Job.failed_conversions), 0),
+        )
+        .where(*_supplier_filter(suppliers))
+        .group_by(Job.status)
+    ).all()
+    by_status = {status.value: 0 for status in JobStatus}
+    total_codes = processed = successful = failed = 0
+    for status, count, codes, done, ok, ko in rows:
+        by_status[status] = int(count)
+        total_codes += int(codes)
+        processed += int(done)
+        successful += int(ok)
+        failed += int(ko)
+    return {
+        "total_jobs": sum(by_status.values()),
+        "jobs_by_status": by_status,
+        "total_codes": total_codes,
+        "processed_codes": processed,
+        "successful_conversions": successful,
+        "failed_conversions": failed,
+        "success_rate": round(successful / processed * 100, 2) if processed else 0.0,
+    }
+
+
+def error_statistics(
+    session: Session,
+    *,
+    days: int = 7,
+    suppliers: frozenset[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The seed's ``stats/errors``: rows whose latest error falls in the last ``days`` days, by class."""
+    since = (now or utcnow()) - timedelta(days=days)
+    stmt = (
+        select(JobItem.error_type, func.count(JobItem.id))
+        .where(JobItem.error_type.is_not(None), JobItem.updated_at >= since)
+        .group_by(JobItem.error_type)
+    )
+    if suppliers is not None:
+        stmt = stmt.join(Job, Job.id == JobItem.job_id).where(*_supplier_filter(suppliers))
+    counts = {error_type.value: 0 for error_type in ErrorType}
+    for error_type, count in session.execute(stmt).all():
+        key = error_type if error_type in counts else ErrorType.UNKNOWN.value
+        counts[key] += int(count)
+    total = sum(counts.values())
+    return {
+        "period_days": days,
+        "total_errors": total,
+        "error_breakdown": {
+            error_type.value: {
+                "count": counts[error_type.value],
+                "percentage": round(counts[error_type.value] / total * 100, 1) if total else 0.0,
+                "description": ERROR_DESCRIPTIONS[error_type],
+            }
+            for error_type in ErrorType
+        },
+        "retry_backoff_schedule": list(RETRY_BACKOFF_MINUTES),
+    }
