@@ -7,6 +7,9 @@ import importlib
 
 BENCHMARKS = {
     "foundation": "benchmarks.bench_foundation",
+    "distributed": "benchmarks.bench_distributed",
+    "quota": "benchmarks.bench_quota",
+    "matching": "benchmarks.bench_matching",
 }
 
 

@@ -20,6 +20,8 @@ from rich.table import Table
 
 from code2asin import barcodes
 from code2asin.cli_service import serve, token_app, user_app
+from code2asin.cli_worker import beat as beat_command
+from code2asin.cli_worker import worker as worker_command
 from code2asin.config import Settings
 from code2asin.errors import Code2AsinError
 from code2asin.export import write_results
@@ -35,6 +37,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.command()(serve)
+app.command("worker")(worker_command)
+app.command("beat")(beat_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -65,6 +65,29 @@ class S3Settings(BaseSettings):
     secret_access_key: SecretStr | None = None
 
 
+class WorkerSettings(BaseSettings):
+    """Distributed mode (``CODE2ASIN_WORKER_*``), read by Celery workers, beat and dispatchers.
+
+    * ``lease_seconds``: how long a worker owns a chunk without news. The runner renews the lease before
+      every provider call, so a live chunk keeps it; a crashed worker's chunk is taken over about one
+      lease (plus one sweep) after the crash. This, not the broker's visibility timeout, is what
+      recovers work quickly.
+    * ``sweep_seconds``: how often beat sends ``code2asin.sweep`` (re-dispatch expired leases and due
+      retries, complete finished jobs).
+    * ``soft_time_limit`` / ``time_limit``: a chunk task is interrupted, then killed, after this long.
+    * ``visibility_timeout``: seconds before Redis hands an unacknowledged message to another worker;
+      longer than ``time_limit`` so a slow chunk is never delivered twice by the broker itself.
+    """
+
+    model_config = _config("CODE2ASIN_WORKER_")
+
+    lease_seconds: int = Field(default=120, ge=1)
+    sweep_seconds: float = Field(default=30.0, gt=0)
+    soft_time_limit: int = Field(default=540, ge=1)
+    time_limit: int = Field(default=600, ge=1)
+    visibility_timeout: int = Field(default=3600, ge=1)
+
+
 class Settings(BaseSettings):
     """All settings. Defaults run with nothing installed: SQLite and a local folder under ``data_dir``."""
 
@@ -97,6 +120,7 @@ class Settings(BaseSettings):
     spapi: SpapiSettings = Field(default_factory=SpapiSettings)
     keepa: KeepaSettings = Field(default_factory=KeepaSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @property
     def effective_database_url(self) -> str:

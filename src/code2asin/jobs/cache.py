@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from code2asin.db import Database
 from code2asin.jobs.models import LookupCache, utcnow
@@ -76,26 +78,28 @@ class LookupCacheStore:
             return
         now = utcnow()
         expires = now + (self.price_ttl if prices else self.ttl)
-        keys = list(payloads)
+        rows = [
+            {
+                "provider": provider,
+                "marketplace": marketplace,
+                "key": key,
+                "payload": payload,
+                "fetched_at": now,
+                "expires_at": expires,
+            }
+            for key, payload in payloads.items()
+        ]
         with self.db.unit_of_work() as session:
+            # an upsert: two chunks storing the same new key at once must not collide
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            stmt = insert(LookupCache).values(rows)
             session.execute(
-                delete(LookupCache).where(
-                    LookupCache.provider == provider,
-                    LookupCache.marketplace == marketplace,
-                    LookupCache.key.in_(keys),
+                stmt.on_conflict_do_update(
+                    index_elements=["provider", "marketplace", "key"],
+                    set_={
+                        "payload": stmt.excluded.payload,
+                        "fetched_at": stmt.excluded.fetched_at,
+                        "expires_at": stmt.excluded.expires_at,
+                    },
                 )
-            )
-            session.execute(
-                LookupCache.table().insert(),
-                [
-                    {
-                        "provider": provider,
-                        "marketplace": marketplace,
-                        "key": key,
-                        "payload": payload,
-                        "fetched_at": now,
-                        "expires_at": expires,
-                    }
-                    for key, payload in payloads.items()
-                ],
             )

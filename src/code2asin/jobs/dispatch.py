@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
-from code2asin.config import Settings
+from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import due_chunks, run_job
 from code2asin.jobs.models import Job, JobStatus, utcnow
 from code2asin.jobs.runner import ChunkRunner, complete_if_finished, fail_job
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +122,141 @@ class EmbeddedDispatcher:
     def close(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- distributed mode ------------------------------------------------------------------------------------
+
+#: Redis keys saying "a run_chunk message for this chunk was sent recently" (see ``DispatchMarks``)
+MARK_PREFIX = "code2asin:dispatched:"
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    """The distributed-mode settings group (``CODE2ASIN_WORKER_*``)."""
+    return settings.worker
+
+
+class TaskSender(Protocol):
+    """What the dispatcher needs of a Celery app (kept structural: this module does not import Celery)."""
+
+    def send_task(self, name: str, args: Sequence[Any] | None = ..., **options: Any) -> Any: ...
+
+
+class DispatchMarks:
+    """Which chunks have a ``run_chunk`` message sent and not yet started, kept in the broker's Redis.
+
+    A mark is set when a message is sent and cleared when a worker starts that chunk. The sweeper re-sends
+    a due chunk (pending and due, or running with an expired lease) only when it has no mark, so chunks
+    still waiting in the queue are not sent again every sweep, while a crashed worker's chunk (its mark
+    was cleared when it started) is re-sent as soon as its lease expires. The marks live in the same
+    Redis as the messages: when Redis restarts empty, messages and marks vanish together and the next
+    sweep sends everything again. A mark expires after ``ttl_seconds``, the broker's visibility timeout:
+    the only message lost while Redis keeps its mark is one a worker received and died before starting
+    (with acks_late and prefetch 1 a worker holds such a message only for an instant), and Redis itself
+    hands that one out again after the visibility timeout. A shorter mark would re-send every chunk that
+    waits in a long queue at each sweep.
+    """
+
+    def __init__(self, redis_client: Redis, ttl_seconds: int, *, prefix: str = MARK_PREFIX) -> None:
+        self._redis = redis_client
+        self._ttl = max(1, ttl_seconds)
+        self._prefix = prefix
+
+    def _key(self, job_id: str, chunk_no: int) -> str:
+        return f"{self._prefix}{job_id}:{chunk_no}"
+
+    def unmarked(self, job_id: str, chunks: Sequence[int]) -> list[int]:
+        if not chunks:
+            return []
+        with self._redis.pipeline(transaction=False) as pipe:
+            for n in chunks:
+                pipe.exists(self._key(job_id, n))
+            found = pipe.execute()
+        return [n for n, hit in zip(chunks, found, strict=True) if not hit]
+
+    def clear(self, job_id: str, chunk_no: int) -> None:
+        """A worker started the chunk: its message is no longer waiting."""
+        self._redis.delete(self._key(job_id, chunk_no))
+
+    def mark(self, job_id: str, chunks: Sequence[int]) -> None:
+        if not chunks:
+            return
+        with self._redis.pipeline(transaction=False) as pipe:
+            for n in chunks:
+                pipe.set(self._key(job_id, n), "1", ex=self._ttl)
+            pipe.execute()
+
+
+RUN_CHUNK_TASK = "code2asin.run_chunk"
+SWEEP_TASK = "code2asin.sweep"
+CHUNK_QUEUE = "code2asin"
+IMAGES_QUEUE = "code2asin-images"
+#: Redis transport priorities (0 is served first): the sweep overtakes queued chunks
+SWEEP_PRIORITY = 0
+CHUNK_PRIORITY = 5
+
+
+def send_due_chunks(
+    db: Database, sender: TaskSender, marks: DispatchMarks, job_id: str, *, resend_marked: bool
+) -> int:
+    """Send one ``run_chunk`` message per due chunk of ``job_id`` (ids only); returns how many were sent.
+
+    ``resend_marked=False`` (the sweeper) skips chunks whose message was sent less than a mark ago.
+    Call it only after the transaction that made the chunks due has committed.
+    """
+    chunks = due_chunks(db, job_id)
+    if not resend_marked:
+        chunks = marks.unmarked(job_id, chunks)
+    for n in chunks:
+        sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=CHUNK_PRIORITY)
+    marks.mark(job_id, chunks)
+    return len(chunks)
+
+
+def sweep_jobs(db: Database, sender: TaskSender, marks: DispatchMarks) -> int:
+    """Re-send expired leases and due retries of every processing job; complete finished jobs.
+
+    Returns the number of messages sent.
+    """
+    with db.unit_of_work() as session:
+        job_ids = list(session.scalars(select(Job.id).where(Job.status == JobStatus.PROCESSING)))
+    sent = 0
+    for job_id in job_ids:
+        sent += send_due_chunks(db, sender, marks, job_id, resend_marked=False)
+        complete_if_finished(db, job_id, actor="sweeper", now=utcnow())
+    return sent
+
+
+class CeleryDispatcher:
+    """Sends "run chunk N of job J" messages to the ``code2asin`` queue for Celery workers.
+
+    ``dispatch`` sends every due chunk (also chunks whose message may still be queued: after a resume the
+    messages drained during the pause are gone, and a second copy of a queued one is a no-op because the
+    chunk's lease is taken or the chunk is done).
+    """
+
+    def __init__(self, settings: Settings, db: Database, celery_app: TaskSender) -> None:
+        if not settings.broker_url:
+            raise ValueError("The Celery dispatcher needs CODE2ASIN_BROKER_URL (a redis:// URL).")
+        from redis import Redis
+
+        self.settings = settings
+        self.db = db
+        self.celery_app = celery_app
+        self._redis = Redis.from_url(settings.broker_url)
+        self.marks = DispatchMarks(self._redis, worker_settings(settings).visibility_timeout)
+
+    def dispatch(self, job_id: str) -> None:
+        sent = send_due_chunks(self.db, self.celery_app, self.marks, job_id, resend_marked=True)
+        log.info("job.dispatched", extra={"job_id": job_id, "chunks": sent})
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def create_dispatcher(settings: Settings, db: Database) -> Dispatcher:
+    """The Celery dispatcher when ``settings.broker_url`` is set, else the in-process pool."""
+    if settings.broker_url:
+        from code2asin.jobs.celery_app import create_celery
+
+        return CeleryDispatcher(settings, db, create_celery(settings))
+    return EmbeddedDispatcher(settings, db)

@@ -123,9 +123,27 @@ class ChunkRunner:
             )
             return token if result.rowcount else None  # type: ignore[attr-defined]
 
-    def _job_status(self, job_id: str) -> str | None:
+    def _keep_going(self, job_id: str, chunk_no: int, token: str) -> bool:
+        """Before each provider call: is the job still processing, and is the lease still ours?
+
+        It also renews the lease, so a chunk slowed by a shared quota is not taken over while alive.
+        """
+        now = self.clock()
         with self.db.unit_of_work() as session:
-            return session.scalar(select(Job.status).where(Job.id == job_id))
+            if session.scalar(select(Job.status).where(Job.id == job_id)) != JobStatus.PROCESSING:
+                return False
+            renewed = session.execute(
+                update(JobChunk)
+                .where(
+                    JobChunk.job_id == job_id,
+                    JobChunk.chunk_no == chunk_no,
+                    JobChunk.lease_owner == token,
+                    JobChunk.status == ChunkStatus.RUNNING,
+                )
+                .values(lease_expires_at=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
     # -- the chunk -------------------------------------------------------------------------------
     def run_chunk(self, job_id: str, chunk_no: int) -> ChunkOutcome:
@@ -154,7 +172,8 @@ class ChunkRunner:
                 )
             )
         try:
-            updates, logs, stopped = self._process(job_id, items, marketplace, threshold)
+            keep_going = partial(self._keep_going, job_id, chunk_no, token)
+            updates, logs, stopped = self._process(keep_going, items, marketplace, threshold)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
@@ -162,20 +181,26 @@ class ChunkRunner:
         return self._commit(job_id, chunk_no, token, updates, logs, stopped)
 
     def _process(
-        self, job_id: str, items: list[JobItem], marketplace: str, threshold: float
+        self, keep_going: Callable[[], bool], items: list[JobItem], marketplace: str, threshold: float
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         codes: dict[str, LookupCode] = {}
         for item in items:
             if item.gtin and item.gtin not in codes:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
-        outcomes, stopped = self._identify(job_id, list(codes.values()), marketplace)
+        outcomes, stopped = self._identify(keep_going, list(codes.values()), marketplace)
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
         asins = sorted({c.asin for o in outcomes.values() if o.error is None for c in o.candidates})
         enriched: dict[str, Candidate] = {}
         if asins and not stopped:
-            enriched, stopped = self._enrich(job_id, asins, marketplace)
+            enriched, failures, stopped = self._enrich(keep_going, asins, marketplace)
+            for gtin, outcome in list(outcomes.items()):
+                # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
+                # the row follows the retry schedule instead of being decided on partial data
+                failed = next((failures[c.asin] for c in outcome.candidates if c.asin in failures), None)
+                if outcome.error is None and failed is not None:
+                    outcomes[gtin] = LookupOutcome(error=failed, api_response=outcome.api_response)
         if stopped:
             # Paused or cancelled between two provider calls: write nothing, give the chunk back. What was
             # already fetched sits in the lookup cache, so resuming repeats no call.
@@ -208,7 +233,7 @@ class ChunkRunner:
         return updates, logs, stopped
 
     def _identify(
-        self, job_id: str, codes: list[LookupCode], marketplace: str
+        self, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
     ) -> tuple[dict[str, LookupOutcome], bool]:
         provider = self.plan.identify
         outcomes: dict[str, LookupOutcome] = {}
@@ -222,7 +247,7 @@ class ChunkRunner:
         missing = [c for c in codes if c.gtin not in outcomes]
         size = max(1, provider.identify_batch_size)
         for start in range(0, len(missing), size):
-            if self._job_status(job_id) != JobStatus.PROCESSING:
+            if not keep_going():
                 return outcomes, True
             batch = missing[start : start + size]
             gtins = [c.gtin for c in batch]
@@ -242,8 +267,12 @@ class ChunkRunner:
                 self.cache.put(provider.name, marketplace, fresh, prices=False)
         return outcomes, False
 
-    def _enrich(self, job_id: str, asins: list[str], marketplace: str) -> tuple[dict[str, Candidate], bool]:
+    def _enrich(
+        self, keep_going: Callable[[], bool], asins: list[str], marketplace: str
+    ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
+        """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
         merged: dict[str, Candidate] = {}
+        failures: dict[str, ProviderError] = {}
         for stage in self.plan.enrich:
             found: dict[str, Candidate] = {}
             if self.cache is not None:
@@ -254,8 +283,8 @@ class ChunkRunner:
             missing = [a for a in asins if a not in found]
             size = max(1, stage.enrich_batch_size)
             for start in range(0, len(missing), size):
-                if self._job_status(job_id) != JobStatus.PROCESSING:
-                    return merged, True
+                if not keep_going():
+                    return merged, failures, True
                 batch = missing[start : start + size]
                 answer = self._with_retries(partial(stage.enrich, batch), batch, _error_of)
                 fresh = {}
@@ -264,11 +293,13 @@ class ChunkRunner:
                     if isinstance(value, Candidate):
                         found[asin] = value
                         fresh[f"asin:{asin}"] = candidate_to_dict(value)
+                    elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
+                        failures.setdefault(asin, value)
                 if self.cache is not None:
                     self.cache.put(stage.name, marketplace, fresh, prices=True)
             for asin, candidate in found.items():
                 merged[asin] = merge_candidates(merged.get(asin), candidate)
-        return merged, False
+        return merged, failures, False
 
     def _with_retries(
         self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
@@ -463,7 +494,20 @@ class ChunkRunner:
                 )
                 .execution_options(synchronize_session=False)
             )
-            _refresh_job_counters(session, job_id)
+            # counters move by this chunk's rows only (a full recount per chunk grows with the job)
+            ended = [u for u in updates if u["status"] != ItemStatus.PENDING]
+            matched = sum(1 for u in ended if u["status"] == ItemStatus.MATCHED)
+            if ended:
+                session.execute(
+                    update(Job)
+                    .where(Job.id == job_id)
+                    .values(
+                        processed_codes=Job.processed_codes + len(ended),
+                        successful_conversions=Job.successful_conversions + matched,
+                        failed_conversions=Job.failed_conversions + len(ended) - matched,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
         if done:
             self.complete_if_finished(job_id)
             return ChunkOutcome.DONE

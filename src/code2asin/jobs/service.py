@@ -154,7 +154,7 @@ def create_job(
         job_id = job.id
         session.add(JobEvent(job_id=job_id, event="created", actor=new.actor, to_status=JobStatus.PENDING))
 
-    total = 0
+    total = ended = matched = 0
     pending_chunks: set[int] = set()
     asins_by_gtin: dict[str, set[str]] = {}
     batch: list[dict[str, Any]] = []
@@ -164,8 +164,11 @@ def create_job(
             item = _item_from_row(job_id, row, new.mode)
             if item["status"] == ItemStatus.PENDING:
                 pending_chunks.add(item["chunk_no"])
-            elif new.mode is JobMode.DIRECT and item["asin"]:
-                asins_by_gtin.setdefault(item["gtin"], set()).add(item["asin"])
+            else:
+                ended += 1
+                matched += item["status"] == ItemStatus.MATCHED
+                if new.mode is JobMode.DIRECT and item["asin"]:
+                    asins_by_gtin.setdefault(item["gtin"], set()).add(item["asin"])
             batch.append(item)
             total += 1
             if len(batch) >= INSERT_BATCH:
@@ -187,7 +190,7 @@ def create_job(
     with db.unit_of_work() as session:
         conflicts = {g: a for g, a in asins_by_gtin.items() if len(a) > 1}
         if conflicts:
-            _flag_direct_conflicts(session, job_id, conflicts)
+            matched -= _flag_direct_conflicts(session, job_id, conflicts)
         if pending_chunks:
             session.execute(
                 JobChunk.table().insert(),
@@ -203,11 +206,21 @@ def create_job(
                     for n in sorted(pending_chunks)
                 ],
             )
-        session.execute(update(Job).where(Job.id == job_id).values(total_codes=total))
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                total_codes=total,
+                processed_codes=ended,
+                successful_conversions=matched,
+                failed_conversions=ended - matched,
+            )
+        )
     return job_id
 
 
-def _flag_direct_conflicts(session: Session, job_id: str, conflicts: dict[str, set[str]]) -> None:
+def _flag_direct_conflicts(session: Session, job_id: str, conflicts: dict[str, set[str]]) -> int:
+    """Turn every row of a conflicting (code, ASIN) pair into ``invalid``; returns how many rows."""
     rows = session.execute(
         select(JobItem.id, JobItem.gtin, JobItem.row_no, JobItem.asin)
         .where(
@@ -234,6 +247,7 @@ def _flag_direct_conflicts(session: Session, job_id: str, conflicts: dict[str, s
             }
         )
     session.execute(update(JobItem), updates)
+    return len(updates)
 
 
 def table_info(table: InputTable) -> dict[str, Any]:

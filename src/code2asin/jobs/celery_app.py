@@ -1,0 +1,141 @@
+"""The Celery application of distributed mode: ``create_celery(settings)`` (a factory; nothing connects here).
+
+Design (issue 4, design sections 4, 7 and 9):
+
+* The broker (Redis, ``CODE2ASIN_BROKER_URL``) only carries "run chunk N of job J": PostgreSQL is the
+  source of truth. JSON is the only serializer accepted, messages hold ids only, and there is no result
+  backend (``task_ignore_result``): progress and outcomes are read from the database.
+* ``acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged when its task ends, so a
+  worker lost mid-task gives the message back; ``worker_prefetch_multiplier=1`` keeps a worker from
+  hoarding messages that other workers could run.
+* Time limits: a chunk task gets ``soft_time_limit`` (540 s by default), then is killed at
+  ``time_limit`` (600 s). Redis' ``visibility_timeout`` (3600 s) is longer than both, so the broker never
+  hands a message that is still being worked on to a second worker.
+* Recovery does not wait for that hour. Each chunk holds a *lease* in the database
+  (``CODE2ASIN_WORKER_LEASE_SECONDS``); beat sends ``code2asin.sweep`` every ``sweep_seconds``, and the
+  sweep re-sends every chunk whose lease expired (a crashed worker's chunk) or whose retry is due, and
+  whatever Redis lost (dispatch marks vanish with the messages when Redis restarts empty). A crashed
+  chunk is therefore picked up about one lease plus one sweep after the crash. A message the broker
+  redelivers later (after the visibility timeout) is harmless: the chunk is done or leased by then.
+* The sweep message is sent with the highest Redis priority (0; chunks use 5) so it overtakes a long
+  queue of chunks: it runs on the next pool process that frees up (at most one chunk's time). It expires
+  after four sweep periods so sweeps never pile up while no worker runs.
+* Task events are on (``worker_send_task_events``, ``task_send_sent_event``) so Flower shows the tasks.
+
+Queues: ``code2asin`` (chunks and the sweep) and ``code2asin-images`` (declared for the image copier).
+Run a worker with ``python -m code2asin.jobs.celery_app worker`` (settings from the environment) or
+``code2asin worker``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from code2asin.config import Settings
+from code2asin.jobs.dispatch import (
+    CHUNK_PRIORITY,
+    CHUNK_QUEUE,
+    IMAGES_QUEUE,
+    RUN_CHUNK_TASK,
+    SWEEP_PRIORITY,
+    SWEEP_TASK,
+    worker_settings,
+)
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+#: a sweep message not started within this many sweep periods is dropped (so sweeps never pile up)
+SWEEP_EXPIRY_PERIODS = 4
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A configured Celery app with the ``code2asin.*`` tasks bound to ``settings`` (nothing connects yet).
+
+    Raises ``ValueError`` when ``settings.broker_url`` is empty (distributed mode needs Redis).
+    """
+    from celery import Celery
+    from kombu.entity import Queue
+
+    from code2asin.jobs.tasks import register_tasks
+
+    if not settings.broker_url:
+        raise ValueError("Celery workers need CODE2ASIN_BROKER_URL (a redis:// URL).")
+    worker = worker_settings(settings)
+    app = Celery("code2asin", set_as_current=False)
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,  # keep trying while Redis restarts
+        broker_transport_options={
+            "visibility_timeout": worker.visibility_timeout,
+            "queue_order_strategy": "priority",
+            "priority_steps": list(range(10)),
+            "socket_timeout": 30,
+            "socket_connect_timeout": 10,
+        },
+        result_backend=None,
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        task_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=worker.soft_time_limit,
+        task_time_limit=worker.time_limit,
+        task_default_queue=CHUNK_QUEUE,
+        task_default_priority=CHUNK_PRIORITY,
+        task_queues=[
+            Queue(CHUNK_QUEUE, routing_key=CHUNK_QUEUE),  # type: ignore[no-untyped-call]
+            Queue(IMAGES_QUEUE, routing_key=IMAGES_QUEUE),  # type: ignore[no-untyped-call]
+        ],
+        task_routes={
+            RUN_CHUNK_TASK: {"queue": CHUNK_QUEUE},
+            SWEEP_TASK: {"queue": CHUNK_QUEUE, "priority": SWEEP_PRIORITY},
+        },
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        beat_schedule={
+            "code2asin-sweep": {
+                "task": SWEEP_TASK,
+                "schedule": worker.sweep_seconds,
+                # a sweep waits for the next free pool process (at most one chunk); later ones replace it
+                "options": {
+                    "expires": SWEEP_EXPIRY_PERIODS * worker.sweep_seconds,
+                    "priority": SWEEP_PRIORITY,
+                },
+            }
+        },
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        timezone="UTC",
+        enable_utc=True,
+    )
+    register_tasks(app, settings)
+    return app
+
+
+def app_from_env() -> Celery:
+    """The app built from ``CODE2ASIN_*`` environment variables (for ``celery -A`` and ``python -m``)."""
+    return create_celery(Settings())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m code2asin.jobs.celery_app worker|beat|inspect ...``: the Celery command line.
+
+    Returns Celery's exit code.
+    """
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    code = create_celery(settings).start(argv=list(sys.argv[1:] if argv is None else argv))
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Celery tasks of distributed mode. Thin: ids in, reload, skip what is done, call the runner.
+
+* ``code2asin.run_chunk(job_id, chunk_no)``: run one chunk with the ``ChunkRunner``. Safe to deliver twice:
+  a second copy finds the chunk leased or done and does nothing.
+* ``code2asin.sweep()``: sent by beat every ``sweep_seconds``; re-sends expired leases, due retries and
+  messages Redis lost, and completes finished jobs.
+
+Task messages carry ids only (never settings or secrets). Each worker process builds its database
+engine, its Redis limiter and its provider plans once (per plan and marketplace), after the fork, so the
+access tokens and the limiter keys are shared by every chunk the process runs and every process shares
+one quota through Redis. A task does not retry through Celery: retries are rows' ``next_attempt_at`` in
+the database, picked up by the sweep; a task that crashes leaves its lease to expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from code2asin.config import Settings
+from code2asin.db import Database
+from code2asin.errors import ConfigurationError
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.dispatch import (
+    RUN_CHUNK_TASK,
+    SWEEP_TASK,
+    DispatchMarks,
+    TaskSender,
+    sweep_jobs,
+    worker_settings,
+)
+from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
+from code2asin.jobs.runner import ChunkRunner, Plan, fail_job
+from code2asin.providers.ratelimit import RateLimiter, create_limiter
+
+log = logging.getLogger(__name__)
+
+SKIPPED = "skipped"
+JOB_FAILED = "job_failed"
+
+
+class WorkerRuntime:
+    """What one worker process builds once and reuses: database, limiter, lookup cache, plans, marks.
+
+    Everything is built lazily in the process that uses it and rebuilt after a fork (a pool child must
+    not share its parent's sockets). Thread-safe, for the ``threads`` pool too.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lease_seconds = worker_settings(settings).lease_seconds
+        self._lock = threading.RLock()
+        self._pid: int | None = None
+        self._db: Database | None = None
+        self._limiter: RateLimiter | None = None
+        self._cache: LookupCacheStore | None = None
+        self._marks: DispatchMarks | None = None
+        self._plans: dict[tuple[str, str], Plan] = {}
+
+    def _this_process(self) -> None:
+        pid = os.getpid()
+        if pid == self._pid:
+            return
+        if self._db is not None:
+            self._db.engine.dispose(close=False)  # the parent's connections stay the parent's
+        self._db = self._limiter = self._cache = self._marks = None
+        self._plans = {}
+        self._pid = pid
+
+    @property
+    def db(self) -> Database:
+        with self._lock:
+            self._this_process()
+            if self._db is None:
+                self._db = Database.from_settings(self.settings)
+            return self._db
+
+    @property
+    def limiter(self) -> RateLimiter:
+        with self._lock:
+            self._this_process()
+            if self._limiter is None:
+                self._limiter = create_limiter(self.settings.broker_url)
+            return self._limiter
+
+    @property
+    def cache(self) -> LookupCacheStore:
+        db = self.db
+        with self._lock:
+            if self._cache is None:
+                self._cache = LookupCacheStore(
+                    db, self.settings.cache_ttl_seconds, self.settings.price_cache_ttl_seconds
+                )
+            return self._cache
+
+    @property
+    def marks(self) -> DispatchMarks:
+        with self._lock:
+            self._this_process()
+            if self._marks is None:
+                from redis import Redis
+
+                assert self.settings.broker_url  # create_celery refuses an empty broker URL
+                self._marks = DispatchMarks(
+                    Redis.from_url(self.settings.broker_url),
+                    worker_settings(self.settings).visibility_timeout,
+                )
+            return self._marks
+
+    def plan(self, name: str, marketplace: str) -> Plan:
+        """The provider plan for (``name``, ``marketplace``), built once per process.
+
+        Raises ``ConfigurationError`` for an unknown plan or missing credentials.
+        """
+        from code2asin.providers.plan import build_plan
+
+        limiter = self.limiter
+        with self._lock:
+            key = (name, marketplace)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = build_plan(self.settings, name, marketplace, limiter=limiter)
+                self._plans[key] = plan
+            return plan
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            for plan in self._plans.values():
+                plan.close()
+            self._plans = {}
+            if self._db is not None:
+                self._db.dispose()
+                self._db = None
+
+
+def run_chunk(runtime: WorkerRuntime, job_id: str, chunk_no: int, *, worker_name: str = "worker") -> str:
+    """Run chunk ``chunk_no`` of ``job_id`` unless it is done or its job is not processing.
+
+    Returns the outcome (``done``, ``skipped``, ``released``, ``waiting``, ``job_failed``). A configuration
+    fault fails the job with its sentence; other errors propagate (the chunk's lease then expires and the
+    sweep sends it again).
+    """
+    runtime.marks.clear(job_id, chunk_no)
+    db = runtime.db
+    with db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status != JobStatus.PROCESSING:
+            return SKIPPED
+        chunk_status = session.scalar(
+            select(JobChunk.status).where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
+        )
+        if chunk_status is None or chunk_status == ChunkStatus.DONE:
+            return SKIPPED
+        plan_name, marketplace = job.provider_plan, job.marketplace
+    # one id per run: two runs in one process never mistake each other's lease for their own
+    worker_id = f"{worker_name}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    try:
+        plan = runtime.plan(plan_name, marketplace)
+    except ConfigurationError as exc:
+        fail_job(db, job_id, str(exc), actor=worker_id, now=utcnow())
+        return JOB_FAILED
+    runner = ChunkRunner(db, plan, runtime.cache, worker_id=worker_id, lease_seconds=runtime.lease_seconds)
+    outcome = runner.run_chunk(job_id, chunk_no)
+    log.info("job.chunk.ran", extra={"job_id": job_id, "chunk": chunk_no, "outcome": outcome.value})
+    return outcome.value
+
+
+def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
+    """Re-send what is due for every processing job and complete finished ones; returns messages sent."""
+    sent = sweep_jobs(runtime.db, sender, runtime.marks)
+    if sent:
+        log.info("job.sweep.sent", extra={"messages": sent})
+    return sent
+
+
+def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
+    """Bind ``code2asin.run_chunk`` and ``code2asin.sweep`` to the Celery ``app``; returns their runtime."""
+    from celery.signals import worker_process_shutdown
+
+    runtime = WorkerRuntime(settings)
+
+    def run_chunk_task(task: Any, job_id: str, chunk_no: int) -> str:
+        return run_chunk(runtime, job_id, int(chunk_no), worker_name=str(task.request.hostname or "worker"))
+
+    def sweep_task() -> int:
+        return sweep(runtime, app)
+
+    app.task(name=RUN_CHUNK_TASK, bind=True, ignore_result=True, acks_late=True)(run_chunk_task)
+    app.task(name=SWEEP_TASK, ignore_result=True, acks_late=False)(sweep_task)
+
+    def _close(**_: Any) -> None:
+        runtime.close()
+
+    worker_process_shutdown.connect(_close, weak=False)
+    return runtime
