@@ -10,6 +10,8 @@ BENCHMARKS = {
     "distributed": "benchmarks.bench_distributed",
     "quota": "benchmarks.bench_quota",
     "matching": "benchmarks.bench_matching",
+    "images": "benchmarks.bench_images",
+    "api": "benchmarks.bench_api",
 }
 
 

@@ -21,8 +21,9 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens (Authorization: B
 user_app = typer.Typer(no_args_is_help=True, help="Users (web sign-in).")
 
 FIRST_ADMIN_HINT = (
-    "No user or token exists yet: create the first admin token with "
-    "`code2asin token create --permissions ADMIN_CODE2ASIN --name admin`."
+    "No user or token exists yet: create the first admin with "
+    "`code2asin user create admin --permissions ADMIN_CODE2ASIN` (web sign-in) or "
+    "`code2asin token create --permissions ADMIN_CODE2ASIN --name admin` (API token)."
 )
 
 PermissionsOption = Annotated[
@@ -151,6 +152,7 @@ def serve(
     from code2asin.accounts.service import has_any_principal
     from code2asin.api import create_app
     from code2asin.api.deps import make_dispatcher
+    from code2asin.observability import configure_logging
 
     settings = Settings()
     db = Database.from_settings(settings)
@@ -162,7 +164,10 @@ def serve(
             typer.echo(FIRST_ADMIN_HINT)
         dispatcher = make_dispatcher(settings, db)
         try:
-            uvicorn.run(create_app(settings, db=db, dispatcher=dispatcher), host=host, port=port)
+            configure_logging(settings)
+            uvicorn.run(
+                create_app(settings, db=db, dispatcher=dispatcher), host=host, port=port, log_config=None
+            )
         finally:
             dispatcher.close()
     finally:

@@ -86,6 +86,8 @@ class WorkerSettings(BaseSettings):
     soft_time_limit: int = Field(default=540, ge=1)
     time_limit: int = Field(default=600, ge=1)
     visibility_timeout: int = Field(default=3600, ge=1)
+    #: a port on which each worker serves its Prometheus metrics (None: off)
+    metrics_port: int | None = None
 
 
 class Settings(BaseSettings):
@@ -113,6 +115,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 100 * 1024 * 1024
     max_rows: int = 1_000_000
     max_columns: int = 500
+    #: logging: level, and ``json`` (one object per line) or ``keyvalue``
+    log_level: str = "INFO"
+    log_format: str = "json"
+    #: signs the web UI's session cookies; empty: a key generated once under the data dir
+    secret_key: SecretStr | None = None
     #: shared secret of an upstream identity provider whose HS256 JWTs carry a ``permissions`` claim
     jwt_secret: SecretStr | None = None
 

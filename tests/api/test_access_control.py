@@ -23,11 +23,29 @@ PUBLIC = {"/code2asin/health", "/code2asin/ready", "/openapi.json", "/docs", "/d
 FAKE_ID = "00000000-0000-4000-8000-000000000000"
 
 
-def _protected_calls(api: Api) -> list[tuple[str, str]]:
-    """Every (method, path) the app serves, included routers flattened, public ones left out."""
+# the web UI's own entry points: its pages answer by session cookie, not by token (tested below)
+UI_PUBLIC = {"/", "/code2asin/ui/login", "/code2asin/ui/lang", "/code2asin/ui/static/{name}"}
+
+
+def _is_ui(path: str) -> bool:
+    return path == "/" or path.startswith("/code2asin/ui/") or path.endswith("/details")
+
+
+def _ui_calls(api: Api) -> list[tuple[str, str]]:
     calls = []
     for route in iter_route_contexts(api.app.routes):
-        if route.path is None or route.path in PUBLIC:
+        if route.path is None or not _is_ui(route.path) or route.path in UI_PUBLIC:
+            continue
+        path = route.path.replace("{job_id}", FAKE_ID).replace("{row}", "1").replace("{index}", "0")
+        calls.extend((method, path) for method in sorted(route.methods or {"GET"}))
+    return calls
+
+
+def _protected_calls(api: Api) -> list[tuple[str, str]]:
+    """Every (method, path) of the API, included routers flattened, public ones left out."""
+    calls = []
+    for route in iter_route_contexts(api.app.routes):
+        if route.path is None or route.path in PUBLIC or _is_ui(route.path):
             continue
         path = route.path.replace("{job_id}", FAKE_ID).replace("{row}", "1")
         calls.extend((method, path) for method in sorted(route.methods or {"GET"}))
@@ -44,6 +62,24 @@ def test_every_route_but_health_ready_and_docs_answers_401_without_a_token(sqlit
         assert response.headers["www-authenticate"] == "Bearer"
         bad = sqlite_api.client.request(method, path, headers={"Authorization": "Bearer c2a_not-a-token"})
         assert bad.status_code == 401, (method, path)
+
+
+def test_every_ui_page_sends_an_anonymous_visitor_to_sign_in_and_every_ui_form_needs_its_csrf_token(
+    sqlite_api: Api,
+) -> None:
+    calls = _ui_calls(sqlite_api)
+    assert len(calls) >= 10
+    for method, path in calls:
+        response = sqlite_api.client.request(method, path, follow_redirects=False)
+        if method == "GET":
+            assert response.status_code == 303, (method, path, response.status_code)
+            assert "/code2asin/ui/login" in response.headers["location"], (method, path)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)
+        # a bearer token is not a web session: it opens no page
+        token = sqlite_api.headers(sqlite_api.token())
+        again = sqlite_api.client.request(method, path, headers=token, follow_redirects=False)
+        assert again.status_code in (303, 403), (method, path, again.status_code)
 
 
 def test_every_route_answers_403_to_a_token_lacking_the_permission_of_its_method(sqlite_api: Api) -> None:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from code2asin.api import routes_import, routes_jobs, routes_system
+from code2asin.api import routes_import, routes_jobs, routes_media, routes_system
 from code2asin.api.deps import AppState
 from code2asin.api.errors import install_error_handlers
 from code2asin.api.metrics import create_registry
@@ -20,6 +20,7 @@ from code2asin.api.uploads import UploadLimitMiddleware
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import Dispatcher
+from code2asin.web import create_web_router
 
 API_DESCRIPTION = """Convert EAN/UPC/ISBN/GTIN codes to Amazon ASINs as background jobs.
 
@@ -62,5 +63,10 @@ def create_app(
     app.include_router(routes_jobs.router, tags=["jobs"])
     app.include_router(routes_system.protected, tags=["statistics"])
     app.include_router(routes_system.metrics_router)
+    app.include_router(routes_media.router, tags=["media"])
+    app.include_router(
+        create_web_router(settings, state.db, lambda: state.dispatcher, storage=lambda: state.storage)
+    )
     app.add_middleware(UploadLimitMiddleware, path="/code2asin/import", limit=settings.max_upload_bytes)
+    app.add_middleware(UploadLimitMiddleware, path="/code2asin/ui/import", limit=settings.max_upload_bytes)
     return app

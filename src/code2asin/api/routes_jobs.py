@@ -18,6 +18,7 @@ from code2asin.accounts.service import Principal
 from code2asin.api import schemas
 from code2asin.api.deps import CurrentPrincipal, SessionDep, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES
+from code2asin.api.routes_media import media_url
 from code2asin.jobs import queries, service
 from code2asin.jobs.models import JobStatus
 
@@ -122,7 +123,7 @@ def results(
     return queries.results_page(
         session,
         job_id,
-        url_for=storage.url,
+        url_for=lambda key: storage.url(key) or media_url(key),
         suppliers=principal.supplier_scope,
         match_type=match_type,
         status=status,

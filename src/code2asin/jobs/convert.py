@@ -9,15 +9,18 @@ from pathlib import Path
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.export import write_results
+from code2asin.image_tasks import ImageCopier
+from code2asin.images import ImageFetcher
 from code2asin.ingest import InputTable
 from code2asin.jobs import service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
-from code2asin.jobs.runner import ChunkRunner
+from code2asin.jobs.runner import ChunkRunner, Plan
 from code2asin.jobs.stats import job_statistics
 from code2asin.providers.plan import build_plan
+from code2asin.storage import open_storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +99,22 @@ def run_convert(
             runner.complete_if_finished(job_id)  # a file without any valid code has nothing to look up
             if run_job(db, runner, job_id, on_progress=on_process) is PoolOutcome.WAITING:
                 give_up_waiting_rows(db, job_id, runner)
+            if request.download_images:
+                copy_images(settings, db, plan)
         return export_job(db, job_id, request.output_path)
     finally:
         if plan is not None:
             plan.close()
         db.dispose()
+
+
+def copy_images(settings: Settings, db: Database, plan: Plan, concurrency: int = 8) -> None:
+    """Run every image copy owed (the embedded path of the images queue) with the plan's image hosts."""
+    fetcher = ImageFetcher([*settings.image_hosts, *plan.image_hosts])
+    try:
+        ImageCopier(db, open_storage(settings), fetcher).run_due(concurrency)
+    finally:
+        fetcher.close()
 
 
 def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:

@@ -97,10 +97,19 @@ class EmbeddedDispatcher:
             runner = ChunkRunner(self.db, plan, cache, worker_id=f"embedded-{threading.get_ident()}")
             runner.complete_if_finished(job_id)
             run_job(self.db, runner, job_id, workers=self.chunk_workers)
+            if self._wants_images(job_id):
+                from code2asin.jobs.convert import copy_images
+
+                copy_images(self.settings, self.db, plan)
         except Exception:
             log.exception("job.run.crashed", extra={"job_id": job_id})
         finally:
             plan.close()
+
+    def _wants_images(self, job_id: str) -> bool:
+        with self.db.unit_of_work() as session:
+            job = session.get(Job, job_id)
+            return bool(job is not None and (job.options or {}).get("download_images"))
 
     def _sweep_forever(self) -> None:
         while not self._stop.wait(self._sweep_seconds):
@@ -190,6 +199,24 @@ RUN_CHUNK_TASK = "code2asin.run_chunk"
 SWEEP_TASK = "code2asin.sweep"
 CHUNK_QUEUE = "code2asin"
 IMAGES_QUEUE = "code2asin-images"
+COPY_IMAGE_TASK = "code2asin.copy_image"
+
+
+def send_due_image_tasks(
+    db: Database, sender: TaskSender, job_id: str | None = None, limit: int = 500
+) -> int:
+    """Send one ``copy_image`` message per due image task (of one job, or of all); returns how many.
+
+    A second copy of a message is harmless: the task is leased before anything is fetched.
+    """
+    from code2asin.image_tasks import due_image_tasks_of
+
+    ids = due_image_tasks_of(db, job_id, limit)
+    for task_id in ids:
+        sender.send_task(COPY_IMAGE_TASK, args=[task_id], queue=IMAGES_QUEUE)
+    return len(ids)
+
+
 #: Redis transport priorities (0 is served first): the sweep overtakes queued chunks
 SWEEP_PRIORITY = 0
 CHUNK_PRIORITY = 5
@@ -223,7 +250,7 @@ def sweep_jobs(db: Database, sender: TaskSender, marks: DispatchMarks) -> int:
     for job_id in job_ids:
         sent += send_due_chunks(db, sender, marks, job_id, resend_marked=False)
         complete_if_finished(db, job_id, actor="sweeper", now=utcnow())
-    return sent
+    return sent + send_due_image_tasks(db, sender)
 
 
 class CeleryDispatcher:

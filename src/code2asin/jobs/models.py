@@ -100,6 +100,9 @@ class Job(Base):
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     max_retries: Mapped[int] = mapped_column(Integer, default=5)
     error_message: Mapped[str | None] = mapped_column(Text)
+    #: the statistics grid of a finished job, with the fingerprint that says it is still current
+    #: (written and read by ``jobs.queries``; migration 0003)
+    stats_snapshot: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -4,6 +4,15 @@ Every function is a handful of aggregate or paginated queries (never one query p
 fast on a job of 1,000,000 rows. ``suppliers`` scopes the caller: None sees every supplier, otherwise a
 job of another supplier is reported missing (``NotFoundError``), as if it did not exist.
 
+Statistics of a 1,000,000-row job: one grouped scan of its rows gives the tiles *and* the filtered
+totals of the results page (``_grid``). A job whose rows no longer change keeps that grid in
+``jobs.stats_snapshot`` with a fingerprint, the newest ``updated_at`` of its rows (one probe of the index
+``(job_id, updated_at)``); a read uses the snapshot only while the fingerprint still matches, so a manual
+validation, a retry or a stored image makes the next read recompute it. The tiles always add up because
+they come from the same grid either way. The snapshot is written by ``store_stats_snapshot`` (call it
+when a job ends or a row is validated) and, on PostgreSQL, filled by the first read of a job that is not
+processing, in a short transaction of its own that gives up after 200 ms rather than wait on a lock.
+
 Error statistics count the *items* (the rows' last error), not the conversion logs: a row counts once,
 in the class of its latest error, when it was updated within the period and still carries an error
 (failed, invalid, or pending a scheduled retry). That keeps ``stats/errors`` consistent with the tiles.
@@ -11,21 +20,175 @@ in the class of its latest error, when it was updated within the period and stil
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import JSON, ColumnElement, case, column, func, select, table, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from code2asin.errors import ERROR_DESCRIPTIONS, RETRY_BACKOFF_MINUTES, ErrorType, NotFoundError
 from code2asin.jobs.lifecycle import allowed_actions
-from code2asin.jobs.models import ConversionLog, Job, JobEvent, JobItem, JobStatus, utcnow
+from code2asin.jobs.models import ConversionLog, ItemStatus, Job, JobEvent, JobItem, JobStatus, utcnow
 from code2asin.jobs.service import duration_seconds
-from code2asin.jobs.stats import job_statistics
+from code2asin.jobs.stats import JobStatistics
 
 TIMELINE_LIMIT = 200
 UrlFor = Callable[[str], str | None]
+SNAPSHOT_VERSION = 1
+#: ``jobs.stats_snapshot`` (migration 0003), reached through Core so the read side owns it
+_jobs_snapshot = table("jobs", column("id"), column("stats_snapshot", JSON(none_as_null=True)))
+
+log = logging.getLogger(__name__)
+
+# -- statistics: one grouped scan, cached while the rows do not change ------------------------------------
+
+#: one grid row: status, match_type, has_asin, has_images, has_price, rows, confidence sum, confidences
+GridRow = list[Any]
+
+
+def _grid_query(job_id: str) -> Any:
+    has_asin = (JobItem.status == ItemStatus.MATCHED) & JobItem.asin.is_not(None)
+    flag_asin = case((has_asin, 1), else_=0)
+    # stored_images is NULL unless at least one image was stored (never an empty list)
+    flag_images = case((JobItem.stored_images.is_not(None), 1), else_=0)
+    flag_price = case((JobItem.amazon_price.is_not(None), 1), else_=0)
+    return (
+        select(
+            JobItem.status,
+            JobItem.match_type,
+            flag_asin,
+            flag_images,
+            flag_price,
+            func.count(),
+            func.sum(JobItem.match_confidence),
+            func.count(JobItem.match_confidence),
+            func.max(JobItem.updated_at),
+        )
+        .where(JobItem.job_id == job_id)
+        .group_by(JobItem.status, JobItem.match_type, flag_asin, flag_images, flag_price)
+    )
+
+
+def _grid(session: Session, job_id: str) -> tuple[list[GridRow], str | None]:
+    """The job's rows counted by (status, match_type, has ASIN, has images, has price), and the fingerprint.
+
+    One statement, so the fingerprint (newest ``updated_at``) and the counts come from one snapshot.
+    """
+    grid: list[GridRow] = []
+    newest: Any = None
+    result: list[Any] = list(session.execute(_grid_query(job_id)))
+    for status, match_type, a, i, p, rows, conf_sum, conf_count, changed in result:
+        grid.append(
+            [status, match_type, int(a), int(i), int(p), int(rows), float(conf_sum or 0), int(conf_count)]
+        )
+        if changed is not None and (newest is None or changed > newest):
+            newest = changed
+    return grid, None if newest is None else str(newest)
+
+
+def _fingerprint(session: Session, job_id: str) -> str | None:
+    newest = session.scalar(select(func.max(JobItem.updated_at)).where(JobItem.job_id == job_id))
+    return None if newest is None else str(newest)
+
+
+def statistics_from_grid(grid: list[GridRow]) -> JobStatistics:
+    """The tiles from the grid (the same definitions as ``jobs.stats.job_statistics``)."""
+    counts = dict.fromkeys(("matched", "not_found", "invalid", "failed", "pending"), 0)
+    total = with_asin = with_images = with_price = 0
+    by_match = dict.fromkeys(("exact", "partial", "fuzzy", "manual"), 0)
+    conf_sum = 0.0
+    conf_count = 0
+    for status, match_type, has_asin, has_images, has_price, rows, c_sum, c_count in grid:
+        total += rows
+        if status in counts:
+            counts[status] += rows
+        if has_asin:
+            with_asin += rows
+            with_images += rows if has_images else 0
+            with_price += rows if has_price else 0
+            if match_type in by_match:
+                by_match[match_type] += rows
+            conf_sum += c_sum
+            conf_count += c_count
+    return JobStatistics(
+        total=total,
+        **counts,
+        with_asin=with_asin,
+        with_images=with_images,
+        with_price=with_price,
+        exact_matches=by_match["exact"],
+        partial_matches=by_match["partial"],
+        fuzzy_matches=by_match["fuzzy"],
+        manual_matches=by_match["manual"],
+        avg_confidence=round(conf_sum / conf_count, 4) if conf_count else None,
+    )
+
+
+def _filtered_total(grid: list[GridRow], match_type: str | None, status: str | None) -> int:
+    return sum(
+        row[5]
+        for row in grid
+        if (match_type is None or row[1] == match_type) and (status is None or row[0] == status)
+    )
+
+
+def store_stats_snapshot(session: Session, job_id: str) -> JobStatistics:
+    """Compute the job's statistics grid and keep it in ``jobs.stats_snapshot``; returns the tiles.
+
+    Call it in the unit of work that ends a job or changes a finished job's rows (the caller commits).
+    """
+    grid, fingerprint = _grid(session, job_id)
+    _write_snapshot(session, job_id, grid, fingerprint)
+    return statistics_from_grid(grid)
+
+
+def _write_snapshot(session: Session, job_id: str, grid: list[GridRow], fingerprint: str | None) -> None:
+    value = {"version": SNAPSHOT_VERSION, "fingerprint": fingerprint, "grid": grid}
+    session.execute(update(_jobs_snapshot).where(_jobs_snapshot.c.id == job_id).values(stats_snapshot=value))
+
+
+def _fill_snapshot_aside(session: Session, job_id: str, grid: list[GridRow], fingerprint: str | None) -> None:
+    """Keep a freshly computed grid for the next reads, in a short transaction of its own (PostgreSQL).
+
+    A read session is never committed, and a GET must not wait on a writer: the write gives up after
+    200 ms and a failure only means the next read computes the grid again.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    try:
+        with Session(bind=bind.engine if hasattr(bind, "engine") else bind) as aside, aside.begin():
+            aside.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            aside.execute(text("SET LOCAL statement_timeout = '2s'"))
+            _write_snapshot(aside, job_id, grid, fingerprint)
+    except SQLAlchemyError as exc:
+        log.info("job.stats.snapshot_skipped", extra={"job_id": job_id, "reason": type(exc).__name__})
+
+
+def job_grid(session: Session, job: Job) -> list[GridRow]:
+    """The job's statistics grid: from its snapshot while the fingerprint matches, else computed live."""
+    if job.status != JobStatus.PROCESSING:
+        snapshot = session.scalar(
+            select(_jobs_snapshot.c.stats_snapshot).where(_jobs_snapshot.c.id == job.id)
+        )
+        if (
+            isinstance(snapshot, dict)
+            and snapshot.get("version") == SNAPSHOT_VERSION
+            and snapshot.get("fingerprint") == _fingerprint(session, job.id)
+        ):
+            return list(snapshot.get("grid") or [])
+    grid, fingerprint = _grid(session, job.id)
+    if job.status != JobStatus.PROCESSING:
+        _fill_snapshot_aside(session, job.id, grid, fingerprint)
+    return grid
+
+
+def current_statistics(session: Session, job: Job) -> JobStatistics:
+    """The job's tiles (see ``job_grid``)."""
+    return statistics_from_grid(job_grid(session, job))
 
 
 def _offset(page: int, per_page: int) -> int:
@@ -83,7 +246,7 @@ def list_jobs(
 def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None = None) -> dict[str, Any]:
     """Everything the details page shows: counters, the 8 tiles' numbers, timeline, options, actions."""
     job = visible_job(session, job_id, suppliers)
-    stats = job_statistics(session, job.id)
+    stats = current_statistics(session, job)
     events = session.scalars(
         select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id.desc()).limit(TIMELINE_LIMIT)
     )
@@ -172,17 +335,26 @@ def results_page(
     the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``).
     """
     job = visible_job(session, job_id, suppliers)
-    stats = job_statistics(session, job.id)
+    grid = job_grid(session, job)
+    stats = statistics_from_grid(grid)
     where: list[ColumnElement[bool]] = [JobItem.job_id == job.id]
     if match_type is not None:
         where.append(JobItem.match_type == match_type)
     if status is not None:
         where.append(JobItem.status == status)
-    filtered = (
-        stats.total if len(where) == 1 else session.scalar(select(func.count(JobItem.id)).where(*where)) or 0
+    filtered = _filtered_total(grid, match_type, status)
+    # The page's ids first (an index-only walk of (job_id, match_type|status, row_no) INCLUDE id on
+    # PostgreSQL), then only those rows: a deep OFFSET skips index entries, not table rows.
+    page_ids = (
+        select(JobItem.id)
+        .where(*where)
+        .order_by(JobItem.row_no)
+        .offset(_offset(page, limit))
+        .limit(limit)
+        .subquery()
     )
     rows = session.scalars(
-        select(JobItem).where(*where).order_by(JobItem.row_no).offset(_offset(page, limit)).limit(limit)
+        select(JobItem).join(page_ids, JobItem.id == page_ids.c.id).order_by(JobItem.row_no)
     )
     return {
         "job_id": job.id,
@@ -291,7 +463,8 @@ def error_statistics(
     """The seed's ``stats/errors``: rows whose latest error falls in the last ``days`` days, by class."""
     since = (now or utcnow()) - timedelta(days=days)
     stmt = (
-        select(JobItem.error_type, func.count(JobItem.id))
+        # count(*), not count(id): the partial index (updated_at, error_type) then answers alone
+        select(JobItem.error_type, func.count())
         .where(JobItem.error_type.is_not(None), JobItem.updated_at >= since)
         .group_by(JobItem.error_type)
     )

@@ -26,9 +26,10 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from code2asin import barcodes, matching
+from code2asin import barcodes, matching, observability
 from code2asin.db import Database
 from code2asin.errors import RETRY_BACKOFF_MINUTES, ConfigurationError, ErrorType, ProviderError
+from code2asin.image_tasks import enqueue_image_tasks
 from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
 from code2asin.jobs.lifecycle import JobAction, target_status
 from code2asin.jobs.models import (
@@ -58,6 +59,8 @@ class Plan:
     identify: IdentifyProvider
     enrich: Sequence[EnrichProvider] = ()
     close: Callable[[], None] = field(default=lambda: None)
+    #: image hosts the plan's providers serve images from, trusted like CODE2ASIN_IMAGE_HOSTS (a sandbox)
+    image_hosts: tuple[str, ...] = ()
 
 
 class ChunkOutcome(StrEnum):
@@ -146,6 +149,7 @@ class ChunkRunner:
             return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
     # -- the chunk -------------------------------------------------------------------------------
+    @observability.observed_chunk
     def run_chunk(self, job_id: str, chunk_no: int) -> ChunkOutcome:
         """Run one chunk of one job; safe to call twice and from several workers."""
         token = self._take_lease(job_id, chunk_no)
@@ -157,6 +161,7 @@ class ChunkRunner:
                 self._release(job_id, chunk_no, token)
                 return ChunkOutcome.RELEASED
             threshold = float((job.options or {}).get("confidence_threshold", 0.5))
+            download_images = bool((job.options or {}).get("download_images"))
             marketplace = job.marketplace
             now = self.clock()
             items = list(
@@ -178,7 +183,7 @@ class ChunkRunner:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
             return ChunkOutcome.JOB_FAILED
-        return self._commit(job_id, chunk_no, token, updates, logs, stopped)
+        return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images)
 
     def _process(
         self, keep_going: Callable[[], bool], items: list[JobItem], marketplace: str, threshold: float
@@ -310,7 +315,7 @@ class ChunkRunner:
         """
         for attempt in range(IN_RUN_RETRIES + 1):
             try:
-                answer = call()
+                answer = observability.observed_call(call)
             except ConfigurationError:
                 raise
             except ProviderError as exc:
@@ -449,6 +454,7 @@ class ChunkRunner:
         updates: list[dict[str, Any]],
         logs: list[dict[str, Any]],
         stopped: bool,
+        download_images: bool = False,
     ) -> ChunkOutcome:
         now = self.clock()
         with self.db.unit_of_work() as session:
@@ -471,6 +477,12 @@ class ChunkRunner:
                 session.execute(update(JobItem), updates)
             if logs:
                 session.execute(ConversionLog.table().insert(), logs)
+            if download_images:
+                # image copies are owed in the same transaction, and run by their own workers
+                matched_ids = [
+                    u["id"] for u in updates if u["status"] == ItemStatus.MATCHED and u.get("amazon_images")
+                ]
+                enqueue_image_tasks(session, job_id, matched_ids)
             waiting = session.scalar(
                 select(func.min(func.coalesce(JobItem.next_attempt_at, now))).where(
                     JobItem.job_id == job_id,
@@ -508,6 +520,7 @@ class ChunkRunner:
                     )
                     .execution_options(synchronize_session=False)
                 )
+        observability.count_rows(updates)
         if done:
             self.complete_if_finished(job_id)
             return ChunkOutcome.DONE

@@ -22,15 +22,20 @@ from typing import Any
 
 from sqlalchemy import select
 
+from code2asin import observability
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.errors import ConfigurationError
+from code2asin.image_tasks import ImageCopier
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.dispatch import (
+    COPY_IMAGE_TASK,
+    IMAGES_QUEUE,
     RUN_CHUNK_TASK,
     SWEEP_TASK,
     DispatchMarks,
     TaskSender,
+    send_due_image_tasks,
     sweep_jobs,
     worker_settings,
 )
@@ -61,6 +66,7 @@ class WorkerRuntime:
         self._cache: LookupCacheStore | None = None
         self._marks: DispatchMarks | None = None
         self._plans: dict[tuple[str, str], Plan] = {}
+        self._copier: ImageCopier | None = None
 
     def _this_process(self) -> None:
         pid = os.getpid()
@@ -69,6 +75,7 @@ class WorkerRuntime:
         if self._db is not None:
             self._db.engine.dispose(close=False)  # the parent's connections stay the parent's
         self._db = self._limiter = self._cache = self._marks = None
+        self._copier = None
         self._plans = {}
         self._pid = pid
 
@@ -111,6 +118,15 @@ class WorkerRuntime:
                     worker_settings(self.settings).visibility_timeout,
                 )
             return self._marks
+
+    @property
+    def copier(self) -> ImageCopier:
+        """The image copier of this process (database, storage, safe fetcher), built once."""
+        db = self.db
+        with self._lock:
+            if self._copier is None:
+                self._copier = ImageCopier.from_settings(self.settings, db)
+            return self._copier
 
     def plan(self, name: str, marketplace: str) -> Plan:
         """The provider plan for (``name``, ``marketplace``), built once per process.
@@ -185,6 +201,7 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
     from celery.signals import worker_process_shutdown
 
     runtime = WorkerRuntime(settings)
+    observability.instrument_celery(app, settings)
 
     def run_chunk_task(task: Any, job_id: str, chunk_no: int) -> str:
         return run_chunk(runtime, job_id, int(chunk_no), worker_name=str(task.request.hostname or "worker"))
@@ -192,7 +209,17 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
     def sweep_task() -> int:
         return sweep(runtime, app)
 
-    app.task(name=RUN_CHUNK_TASK, bind=True, ignore_result=True, acks_late=True)(run_chunk_task)
+    def copy_image_task(task_id: int) -> str:
+        return runtime.copier.run(int(task_id)).value
+
+    def run_chunk_then_images(task: Any, job_id: str, chunk_no: int) -> str:
+        outcome = run_chunk_task(task, job_id, chunk_no)
+        if outcome == "done":  # the rows of this chunk now owe their image copies, on their own queue
+            send_due_image_tasks(runtime.db, app, job_id)
+        return outcome
+
+    app.task(name=RUN_CHUNK_TASK, bind=True, ignore_result=True, acks_late=True)(run_chunk_then_images)
+    app.task(name=COPY_IMAGE_TASK, ignore_result=True, acks_late=True, queue=IMAGES_QUEUE)(copy_image_task)
     app.task(name=SWEEP_TASK, ignore_result=True, acks_late=False)(sweep_task)
 
     def _close(**_: Any) -> None:

@@ -86,6 +86,20 @@ MARKETPLACES: dict[str, Marketplace] = {
 _ALIASES = {"GB": "UK"}
 
 
+#: Keepa domain id (its ``AmazonLocale`` ordinal; 7 = cn is reserved) -> marketplace code
+KEEPA_DOMAINS: dict[int, str] = {
+    m.keepa_domain_id: m.code for m in MARKETPLACES.values() if m.keepa_domain_id is not None
+}
+
+
+def by_keepa_domain(domain_id: int) -> Marketplace:
+    """The marketplace of a Keepa domain id; raises ``ValueError`` for an id Keepa does not serve."""
+    try:
+        return MARKETPLACES[KEEPA_DOMAINS[domain_id]]
+    except KeyError:
+        raise ValueError(f"Keepa has no domain {domain_id}: use one of {sorted(KEEPA_DOMAINS)}.") from None
+
+
 def get_marketplace(code: str) -> Marketplace:
     """Return the marketplace for ``code`` (case-insensitive, ``GB`` = ``UK``).
 

@@ -6,7 +6,12 @@ A plan is written as stages joined by ``+``; the first stage identifies, the oth
 * ``spapi``: ``searchCatalogItems`` by 20 codes, then Product Pricing by 20 ASINs for prices;
 * ``spapi+creators``: identify with SP-API, enrich with Creators ``getItems`` (10 ASINs per call);
 * ``creators+spapi``: identify with Creators, prices from SP-API Product Pricing;
-* ``sandbox``: ``spapi+creators`` against a sandbox started on a free loopback port for the run.
+* ``keepa``: Keepa alone, 100 codes per call (title, brand, price, images, rank, rating and reviews);
+* ``spapi+creators+keepa`` (or any plan ending in ``+keepa``): Keepa enriches by 100 ASINs per call and
+  fills what the earlier stages left empty, notably ``rating`` and ``review_count``;
+* ``sandbox``: ``spapi+creators+keepa`` against a sandbox started on a free loopback port for the run
+  (``spapi+creators`` on a marketplace Keepa does not serve). The sandbox run has no quotas, so the Keepa
+  stage costs one local call per 100 ASINs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from code2asin.errors import ConfigurationError
 from code2asin.jobs.runner import Plan
 from code2asin.providers.base import EnrichProvider, IdentifyProvider
 from code2asin.providers.creators import CreatorsClient
+from code2asin.providers.keepa import DEFAULT_API_URL as KEEPA_API_URL
+from code2asin.providers.keepa import IMAGE_BASE_URL as KEEPA_IMAGE_URL
+from code2asin.providers.keepa import KeepaClient
+from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 from code2asin.providers.spapi import SpapiClient, SpapiPricing
 
@@ -47,11 +56,17 @@ class Endpoints:
     spapi_catalog_rate: float
     spapi_catalog_burst: int
     spapi_pricing_rate: float
+    keepa_api_key: str | None = None
+    keepa_api_url: str = KEEPA_API_URL
+    #: where Keepa's image file names live (Amazon's CDN; the sandbox serves its own)
+    keepa_image_url: str = KEEPA_IMAGE_URL
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    #: image hosts to trust for this plan (the sandbox's CDN is plain http on loopback)
+    image_hosts: list[str] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Endpoints:
-        c, s = settings.creators, settings.spapi
+        c, s, k = settings.creators, settings.spapi, settings.keepa
         return cls(
             creators_api_url=c.api_url,
             creators_token_url=c.token_url or None,
@@ -68,6 +83,8 @@ class Endpoints:
             spapi_catalog_rate=s.catalog_requests_per_second,
             spapi_catalog_burst=s.catalog_burst,
             spapi_pricing_rate=s.pricing_requests_per_second,
+            keepa_api_key=k.api_key.get_secret_value() if k.api_key else None,
+            keepa_api_url=k.api_url,
         )
 
     @classmethod
@@ -88,13 +105,15 @@ class Endpoints:
         endpoints.spapi_client_id = sandbox.DEFAULT_LWA_CLIENT_ID
         endpoints.spapi_client_secret = sandbox.DEFAULT_LWA_CLIENT_SECRET
         endpoints.spapi_refresh_token = sandbox.DEFAULT_REFRESH_TOKEN
+        endpoints.keepa_api_key = sandbox.DEFAULT_KEEPA_KEY
+        endpoints.keepa_api_url = running.base_url
+        endpoints.keepa_image_url = f"{running.base_url}/images/I/"
         endpoints.on_close.append(running.stop)
+        endpoints.image_hosts.append(f"{running.host}:{running.port}")
         return endpoints
 
 
 def _sandbox_version(marketplace: str) -> str:
-    from code2asin.providers.marketplaces import get_marketplace
-
     return get_marketplace(marketplace).creators_region_versions[0]
 
 
@@ -102,12 +121,12 @@ def parse_plan(plan: str) -> list[str]:
     """``"spapi+creators"`` -> ``["spapi", "creators"]``; raises ``ConfigurationError`` when unknown."""
     stages = [s.strip().lower() for s in plan.split("+") if s.strip()]
     if stages == ["sandbox"]:
-        return ["spapi", "creators"]
+        return ["spapi", "creators", "keepa"]
     unknown = [s for s in stages if s not in KNOWN_STAGES]
     if not stages or unknown:
         raise ConfigurationError(
-            f"Unknown provider plan {plan!r}: use sandbox, creators, spapi, or stages joined by + "
-            "(for example spapi+creators)."
+            f"Unknown provider plan {plan!r}: use sandbox, creators, spapi, keepa, or stages joined by + "
+            "(for example spapi+creators+keepa)."
         )
     if len(set(stages)) != len(stages):
         raise ConfigurationError(f"Provider plan {plan!r} names a stage twice.")
@@ -173,6 +192,19 @@ def _spapi(endpoints: Endpoints, marketplace: str, http: httpx.Client, limiter: 
     )
 
 
+def _keepa(endpoints: Endpoints, marketplace: str, http: httpx.Client, limiter: RateLimiter) -> KeepaClient:
+    if not endpoints.keepa_api_key:
+        raise ConfigurationError("The Keepa plan needs CODE2ASIN_KEEPA_API_KEY: set it (see .env.example).")
+    return KeepaClient(
+        http=http,
+        api_key=endpoints.keepa_api_key,
+        marketplace=marketplace,
+        api_url=endpoints.keepa_api_url,
+        limiter=limiter,
+        image_base_url=endpoints.keepa_image_url,
+    )
+
+
 def build_plan(
     settings: Settings,
     plan: str,
@@ -186,12 +218,11 @@ def build_plan(
     Raises ``ConfigurationError`` (one sentence) for an unknown plan or missing credentials.
     """
     stages = parse_plan(plan)
-    if "keepa" in stages:
-        raise ConfigurationError(
-            "The Keepa provider is not available in this version yet: use creators or spapi."
-        )
+    is_sandbox = plan.strip().lower() == "sandbox"
+    if is_sandbox and get_marketplace(marketplace).keepa_domain_id is None:
+        stages.remove("keepa")  # the demo still runs on a marketplace Keepa does not serve
     if endpoints is None:
-        if plan.strip().lower() == "sandbox":
+        if is_sandbox:
             endpoints = Endpoints.sandbox(settings, marketplace)
         else:
             endpoints = Endpoints.from_settings(settings)
@@ -204,10 +235,12 @@ def build_plan(
             closer()
 
     try:
-        clients: dict[str, CreatorsClient | SpapiClient] = {}
+        clients: dict[str, CreatorsClient | SpapiClient | KeepaClient] = {}
         for stage in stages:
             if stage == "creators":
                 clients[stage] = _creators(endpoints, marketplace, http, limiter)
+            elif stage == "keepa":
+                clients[stage] = _keepa(endpoints, marketplace, http, limiter)
             else:
                 clients[stage] = _spapi(endpoints, marketplace, http, limiter)
         first = clients[stages[0]]
@@ -222,4 +255,6 @@ def build_plan(
     except BaseException:
         close()
         raise
-    return Plan(name=plan, identify=identify, enrich=enrich, close=close)
+    return Plan(
+        name=plan, identify=identify, enrich=enrich, close=close, image_hosts=tuple(endpoints.image_hosts)
+    )

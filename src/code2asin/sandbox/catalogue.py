@@ -395,6 +395,27 @@ def sandbox_item(asin: str) -> SandboxItem | None:
     return _multipack(gtin) if _has_multipack(gtin) else None
 
 
+# --- customer reviews (served by the Keepa simulation) --------------------------------------------------
+
+#: share of items (per mille) that have no customer review at all
+NO_REVIEWS_PER_MILLE = 80
+
+
+def rating_for(asin: str) -> tuple[float, int] | None:
+    """Deterministic ``(star rating, review count)`` of an item, or ``None`` when it has no reviews.
+
+    Ratings run from 3.0 to 4.9 stars in tenths (most items 4.0-4.7, like Amazon); review counts from 1 to
+    about 60,000 on a log scale. Variation parents never carry reviews of their own here.
+    """
+    item = sandbox_item(asin)
+    if item is None or item.role == "parent" or _h("reviews", item.asin) % 1000 < NO_REVIEWS_PER_MILLE:
+        return None
+    spread = (_h("stars", item.asin) % 100 + _h("stars2", item.asin) % 100) / 200  # 0..1, centred
+    stars = round(3.0 + 1.9 * spread**0.6, 1)
+    count = int(60_000 ** ((_h("nreviews", item.asin) % 10_000) / 10_000))
+    return min(stars, 4.9), max(1, count)
+
+
 # --- code generation ------------------------------------------------------------------------------------
 
 _DEMO_PREFIXES = ("30", "31", "32", "33", "34", "35", "36", "37", "40", "41", "42", "43", "50", "80",

@@ -23,11 +23,18 @@ class SandboxQuotas:
     spapi_catalog_burst: int = 2
     spapi_pricing_rps: float = 0.5
     spapi_pricing_burst: int = 1
+    #: Keepa token bucket per API key: ``keepa_refill_rate`` tokens every ``keepa_refill_interval_s``
+    #: (Keepa: per minute) up to ``keepa_tokens`` (unused tokens expire after an hour, so a balance never
+    #: holds more than 60 refills). ``inf`` tokens: no accounting. A shorter interval compresses time in
+    #: tests.
+    keepa_tokens: float = 1200.0
+    keepa_refill_rate: int = 20
+    keepa_refill_interval_s: float = 60.0
 
     @classmethod
     def unlimited(cls) -> SandboxQuotas:
         inf = math.inf
-        return cls(inf, 1, inf, 1, inf, 1)
+        return cls(inf, 1, inf, 1, inf, 1, keepa_tokens=inf)
 
     def plan(self, family: str) -> tuple[float, int]:
         return {

@@ -8,6 +8,7 @@ Endpoints (Amazon's own paths; point a client's base URL / token URL at ``Sandbo
 * ``GET /catalog/2022-04-01/items``: SP-API Catalog Items ``searchCatalogItems``
 * ``GET /products/pricing/v0/competitivePrice``: SP-API Pricing v0 ``getCompetitivePricing``
 * ``GET /images/I/<id>[._SL<n>_].jpg``: image CDN serving real JPEGs
+* ``GET /product``, ``GET /token``: Keepa (``key=`` query parameter, token bucket per key; see ``keepa``)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from code2asin.sandbox import auth, creators, spapi
+from code2asin.sandbox import auth, creators, keepa, spapi
 from code2asin.sandbox.common import (
     ApiError,
     LoggedRequest,
@@ -38,10 +39,10 @@ from code2asin.sandbox.encoding import is_image_id, stable_hash
 from code2asin.sandbox.jpeg import make_jpeg
 
 __all__ = [
-    "DEFAULT_CREDENTIAL_ID", "DEFAULT_CREDENTIAL_SECRET", "DEFAULT_LWA_CLIENT_ID",
-    "DEFAULT_LWA_CLIENT_SECRET",
-    "DEFAULT_PARTNER_TAG", "DEFAULT_REFRESH_TOKEN", "FAULT_KINDS", "INELIGIBLE_CREDENTIAL_ID", "OPERATIONS",
-    "LoggedRequest", "SandboxQuotas", "SandboxServer", "main",
+    "DEFAULT_CREDENTIAL_ID", "DEFAULT_CREDENTIAL_SECRET", "DEFAULT_KEEPA_KEY", "DEFAULT_LWA_CLIENT_ID",
+    "DEFAULT_LWA_CLIENT_SECRET", "DEFAULT_PARTNER_TAG", "DEFAULT_REFRESH_TOKEN", "EXPIRED_KEEPA_KEY",
+    "FAULT_KINDS", "INELIGIBLE_CREDENTIAL_ID", "OPERATIONS", "LoggedRequest", "SandboxQuotas",
+    "SandboxServer", "main",
 ]
 
 DEFAULT_CREDENTIAL_ID = "sandbox-credential-id"
@@ -51,9 +52,12 @@ DEFAULT_PARTNER_TAG = "code2asin-21"
 DEFAULT_LWA_CLIENT_ID = "amzn1.application-oa2-client.sandbox"
 DEFAULT_LWA_CLIENT_SECRET = "amzn1.oa2-cs.v1.sandbox-secret"
 DEFAULT_REFRESH_TOKEN = "Atzr|sandbox-refresh-token"
+#: Keepa access keys: a working one, and one whose subscription ran out (402 PAYMENT_REQUIRED)
+DEFAULT_KEEPA_KEY = "sandbox-keepa-key"
+EXPIRED_KEEPA_KEY = "sandbox-keepa-expired-key"
 FAULT_KINDS = frozenset({"500", "503", "timeout", "malformed_json", "429"})
 OPERATIONS = frozenset({"token", "searchItems", "getItems", "searchCatalogItems", "getCompetitivePricing",
-                        "image"})
+                        "image", "keepaProduct", "keepaToken"})
 _IMAGE_RE = re.compile(r"^/images/I/([0-9A-Za-z]{11})(?:\._S[LXY](\d{1,4})_)?\.jpg$")
 _ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/oauth2/token"): "token",
@@ -62,7 +66,13 @@ _ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/catalog/v1/getItems"): "getItems",
     ("GET", "/catalog/2022-04-01/items"): "searchCatalogItems",
     ("GET", "/products/pricing/v0/competitivePrice"): "getCompetitivePricing",
+    # Keepa; the ``keepa`` PyPI client asks for ``/product/?...`` with a trailing slash
+    ("GET", "/product"): "keepaProduct",
+    ("GET", "/product/"): "keepaProduct",
+    ("GET", "/token"): "keepaToken",
+    ("GET", "/token/"): "keepaToken",
 }
+_KEEPA_OPS = frozenset({"keepaProduct", "keepaToken"})
 _SPAPI_OPS = {"searchCatalogItems": "catalog", "getCompetitivePricing": "pricing"}
 
 
@@ -85,6 +95,8 @@ class SandboxServer:
         ineligible_credential_id: str = INELIGIBLE_CREDENTIAL_ID,
         get_items_result_key: str = "itemsResult",
         fault_timeout_s: float = 30.0,
+        keepa_key: str | Iterable[str] = DEFAULT_KEEPA_KEY,
+        expired_keepa_key: str = EXPIRED_KEEPA_KEY,
     ) -> None:
         self.host = host
         self.latency_ms = latency_ms
@@ -99,6 +111,9 @@ class SandboxServer:
         )
         self.tokens = auth.TokenStore()
         self.quotas = QuotaBuckets(quotas)
+        keepa_keys = frozenset([keepa_key] if isinstance(keepa_key, str) else keepa_key)
+        self.keepa_keys = keepa.KeepaKeys(keepa_keys, frozenset({expired_keepa_key}))
+        self.keepa_tokens = keepa.KeepaTokens(self.quotas.quotas)
         self._log: list[LoggedRequest] = []
         self._faults: dict[str | None, deque[str]] = {}
         self._lock = threading.Lock()
@@ -181,7 +196,7 @@ class SandboxServer:
     def _take_fault(self, operation: str) -> str | None:
         with self._lock:
             for key in (operation, None):
-                if key is None and operation in {"token", "image"}:
+                if key is None and operation in {"token", "image", "keepaToken"}:
                     continue
                 queue = self._faults.get(key)
                 if queue:
@@ -236,6 +251,20 @@ class SandboxServer:
             error.reply.headers.update(headers)
             raise
         return Reply(200, body, headers)
+
+    def _answer(self, operation: str, request: Request) -> Reply:
+        if operation == "keepaProduct":
+            return keepa.product(request, self.keepa_tokens, self.keepa_keys)
+        if operation == "keepaToken":
+            return keepa.token_status(request, self.keepa_tokens, self.keepa_keys)
+        return self._dispatch(operation, request)
+
+    def _fault(self, operation: str, kind: str) -> Reply | None:
+        if operation not in _KEEPA_OPS or kind in {"timeout", "malformed_json"}:
+            return self._fault_reply(operation, kind)
+        if kind == "429":
+            return keepa.not_enough_tokens(keepa.TokenStatus(0, 60_000, self.keepa_tokens.rate)).reply
+        return keepa.keepa_error(int(kind), "INTERNAL_SERVER_ERROR", "Internal server error.").reply
 
     def _fault_reply(self, operation: str, kind: str) -> Reply | None:
         if kind == "timeout":
@@ -305,10 +334,10 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             fault = server._take_fault(operation)
             reply: Reply | None
             if fault is not None:
-                reply = server._fault_reply(operation, fault)
+                reply = server._fault(operation, fault)
             else:
                 try:
-                    reply = server._dispatch(operation, request)
+                    reply = server._answer(operation, request)
                 except ApiError as error:
                     reply = error.reply
             kind = "token" if operation == "token" else "image" if operation == "image" else "api"
@@ -355,6 +384,8 @@ def main(
     print_fn(f"  SP-API: endpoint={server.base_url} token URL={server.lwa_token_url} "
              f"lwa_client_id={DEFAULT_LWA_CLIENT_ID} lwa_client_secret={DEFAULT_LWA_CLIENT_SECRET} "
              f"refresh_token={DEFAULT_REFRESH_TOKEN}")
+    print_fn(f"  Keepa: api URL={server.base_url} key={DEFAULT_KEEPA_KEY} "
+             f"(402 PAYMENT_REQUIRED: {EXPIRED_KEEPA_KEY})")
     try:
         (stop_event or threading.Event()).wait()
     except KeyboardInterrupt:

@@ -1,0 +1,221 @@
+"""The new-import form: fields, a preview of the file (the ``check`` logic), then create (and start).
+
+Step 1 (``POST /code2asin/ui/import``, multipart) checks the fields, stores the upload where the job will
+keep it (``uploads/<uuid>/<name>``, as the API does) and shows the detected columns and invalid rows.
+Step 2 (``POST /code2asin/ui/import/create``) receives the same options plus a signed, expiring,
+user-bound reference to the stored upload, and creates the job (and starts it when asked).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from code2asin.accounts.models import Permission
+from code2asin.errors import Code2AsinError, ConfigurationError, IngestError
+from code2asin.ingest import IngestLimits, open_table
+from code2asin.jobs import service
+from code2asin.jobs.models import JobMode
+from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
+from code2asin.providers.plan import parse_plan
+from code2asin.storage import Storage
+from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_file, form_text
+from code2asin.web.views import preview_table
+
+PageDep = Annotated[Page, Depends(current_page)]
+PREVIEW_MAX_AGE = 3600
+IMAGE_MODES = ("replace", "append", "skip")
+PLAN_SUGGESTIONS = ("sandbox", "spapi+creators", "spapi", "creators", "keepa")
+_COPY_CHUNK = 1024 * 1024
+
+
+@dataclass
+class ImportForm:
+    supplier_code: str = ""
+    mode: str = "amazon"
+    provider_plan: str = "sandbox"
+    marketplace: str = "FR"
+    download_images: bool = False
+    max_images_per_product: str = "10"
+    image_mode: str = "replace"
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, page: Page) -> ImportForm:
+        return cls(
+            supplier_code=form_text(page, "supplier_code").strip()[:200],
+            mode="direct" if form_text(page, "mode") == "direct" else "amazon",
+            provider_plan=form_text(page, "provider_plan").strip()[:100],
+            marketplace=form_text(page, "marketplace").strip().upper()[:8],
+            download_images=form_text(page, "download_images") == "true",
+            max_images_per_product=form_text(page, "max_images_per_product").strip()[:10],
+            image_mode=form_text(page, "image_mode"),
+        )
+
+    def check(self, page: Page) -> None:
+        """Fill ``errors`` (field -> sentence) for what cannot be used."""
+        assert page.principal is not None
+        t = page.t
+        if not self.supplier_code or len(self.supplier_code) > 100:
+            self.errors["supplier_code"] = t("import.error.supplier")
+        elif not page.principal.can_see(self.supplier_code):
+            self.errors["supplier_code"] = t("import.error.supplier_scope")
+        try:
+            get_marketplace(self.marketplace)
+        except (ValueError, ConfigurationError) as exc:
+            self.errors["marketplace"] = str(exc)
+        if self.mode == "amazon":
+            try:
+                parse_plan(self.provider_plan)
+            except ConfigurationError as exc:
+                self.errors["provider_plan"] = str(exc)
+        if not self.max_images_per_product.isdigit() or not 1 <= int(self.max_images_per_product) <= 50:
+            self.errors["max_images_per_product"] = t("import.error.max_images")
+        if self.image_mode not in IMAGE_MODES:
+            self.image_mode = "replace"
+
+    def new_job(self, page: Page, filename: str, key: str) -> service.NewJob:
+        assert page.principal is not None
+        return service.NewJob(
+            supplier_code=self.supplier_code,
+            mode=JobMode.DIRECT if self.mode == "direct" else JobMode.AMAZON,
+            marketplace=get_marketplace(self.marketplace).code,
+            provider_plan=self.provider_plan,
+            source_filename=filename[:500],
+            source_key=key,
+            options=service.JobOptions(
+                download_images=self.download_images,
+                max_images_per_product=int(self.max_images_per_product),
+                image_mode=self.image_mode,
+                confidence_threshold=page.web.settings.confidence_threshold,
+            ),
+            actor=page.principal.actor,
+        )
+
+
+def _limits(page: Page) -> IngestLimits:
+    s = page.web.settings
+    return IngestLimits(max_bytes=s.max_upload_bytes, max_rows=s.max_rows, max_columns=s.max_columns)
+
+
+def _safe_name(name: str) -> str:
+    base = Path(name.replace("\\", "/")).name
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")[:100]
+    return cleaned or "upload"
+
+
+def _choices() -> dict[str, Any]:
+    return {"marketplaces": sorted(MARKETPLACES), "plans": PLAN_SUGGESTIONS, "image_modes": IMAGE_MODES}
+
+
+def _render_form(page: Page, form: ImportForm, status: int = 200) -> Response:
+    return page.render("import.html", status_code=status, form=form, **_choices())
+
+
+def import_form(page: PageDep) -> Response:
+    page.require(Permission.WRITE)
+    settings = page.web.settings
+    return _render_form(page, ImportForm(provider_plan=settings.provider, marketplace=settings.marketplace))
+
+
+def _copy_limited(source: BinaryIO, target: Path, limit: int) -> None:
+    size = 0
+    with target.open("wb") as out:
+        while chunk := source.read(_COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise WebError(413, "error.too_large")
+            out.write(chunk)
+
+
+@contextmanager
+def _local_copy(storage: Storage, key: str) -> Iterator[Path]:
+    """A path to the stored upload: the file itself on local storage, else a temporary copy."""
+    local_path = getattr(storage, "local_path", None)
+    if local_path is not None:
+        yield Path(local_path(key))
+        return
+    with tempfile.TemporaryDirectory(prefix="code2asin-web-") as folder:
+        path = Path(folder) / Path(key).name
+        path.write_bytes(storage.get(key))
+        yield path
+
+
+def preview(page: PageDep) -> Response:
+    principal = page.require(Permission.WRITE)
+    form = ImportForm.read(page)
+    form.check(page)
+    upload = form_file(page, "file")
+    if upload is None:
+        form.errors["file"] = page.t("import.error.file")
+    if form.errors or upload is None:
+        return _render_form(page, form, status=422)
+    filename = upload.filename or "upload"
+    name = _safe_name(filename)
+    key = f"uploads/{uuid.uuid4()}/{name}"
+    storage = page.web.storage
+    with tempfile.TemporaryDirectory(prefix="code2asin-web-upload-") as folder:
+        path = Path(folder) / name
+        _copy_limited(upload.file, path, page.web.settings.max_upload_bytes)
+        try:
+            summary = preview_table(open_table(path, limits=_limits(page)))
+        except IngestError as exc:
+            form.errors["file"] = str(exc)
+            return _render_form(page, form, status=422)
+        if form.mode == "direct" and not summary.has_asin_column:
+            form.errors["mode"] = (
+                f"Direct mode needs an ASIN column next to the codes, and {filename} has none."
+            )
+            return _render_form(page, form, status=422)
+        with path.open("rb") as handle:
+            storage.put_file(key, handle, "application/octet-stream")
+    token = page.web.codec.sign({"key": key, "name": filename[:500], "user": principal.id})
+    return page.render(
+        "preview.html", form=form, preview=summary, filename=filename, upload=token, **_choices()
+    )
+
+
+def create(page: PageDep) -> Response:
+    principal = page.require(Permission.WRITE)
+    form = ImportForm.read(page)
+    form.check(page)
+    signed = page.web.codec.unsign(form_text(page, "upload"), PREVIEW_MAX_AGE)
+    if signed is None or signed.get("user") != principal.id or not isinstance(signed.get("key"), str):
+        form.errors["file"] = page.t("import.error.expired")
+    if form.errors or signed is None:
+        return _render_form(page, form, status=422)
+    key, filename = str(signed["key"]), str(signed.get("name") or "upload")
+    storage = page.web.storage
+    try:
+        with _local_copy(storage, key) as path:
+            table = open_table(path, limits=_limits(page))
+            job_id = service.create_job(page.web.db, table, form.new_job(page, filename, key))
+    except FileNotFoundError:
+        form.errors["file"] = page.t("import.error.expired")
+        return _render_form(page, form, status=422)
+    except Code2AsinError as exc:
+        form.errors["file"] = str(exc)
+        return _render_form(page, form, status=422)
+    if form_text(page, "start") == "1":
+        with page.web.db.unit_of_work() as session:
+            dispatch = service.start_job(session, job_id, principal.actor).dispatch
+        if dispatch:
+            page.web.dispatcher.dispatch(job_id)
+        page.flash("success", page.t("action.done.start"))
+    else:
+        page.flash("success", page.t("action.done.created"))
+    raise Redirect(page.url(f"/code2asin/{job_id}/details"))
+
+
+def install(router: APIRouter) -> None:
+    router.add_api_route(f"{UI}/import", import_form, methods=["GET"])
+    router.add_api_route(f"{UI}/import", preview, methods=["POST"])
+    router.add_api_route(f"{UI}/import/create", create, methods=["POST"])

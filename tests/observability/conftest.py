@@ -1,0 +1,103 @@
+"""Observability fixtures: a sandbox, a provider plan pointed at it, and an Amazon-mode job to run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from code2asin.config import Settings
+from code2asin.db import Database
+from code2asin.ingest import open_table
+from code2asin.jobs import service
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.lifecycle import JobAction
+from code2asin.jobs.models import JobMode
+from code2asin.jobs.runner import ChunkRunner, Plan
+from code2asin.providers.plan import Endpoints, build_plan
+from code2asin.sandbox import catalogue
+from code2asin.sandbox import server as sb
+
+
+@pytest.fixture
+def sandbox() -> Iterator[sb.SandboxServer]:
+    with sb.SandboxServer(port=0, quotas=None) as server:
+        yield server
+
+
+def endpoints_for(server: sb.SandboxServer) -> Endpoints:
+    endpoints = Endpoints.from_settings(Settings())
+    endpoints.creators_api_url = server.base_url
+    endpoints.creators_token_url = server.cognito_token_url
+    endpoints.creators_id = sb.DEFAULT_CREDENTIAL_ID
+    endpoints.creators_secret = sb.DEFAULT_CREDENTIAL_SECRET
+    endpoints.creators_version = "2.2"
+    endpoints.partner_tag = sb.DEFAULT_PARTNER_TAG
+    endpoints.creators_rate = 1000.0
+    endpoints.spapi_api_url = server.base_url
+    endpoints.spapi_token_url = server.lwa_token_url
+    endpoints.spapi_client_id = sb.DEFAULT_LWA_CLIENT_ID
+    endpoints.spapi_client_secret = sb.DEFAULT_LWA_CLIENT_SECRET
+    endpoints.spapi_refresh_token = sb.DEFAULT_REFRESH_TOKEN
+    endpoints.spapi_catalog_rate = 1000.0
+    endpoints.spapi_catalog_burst = 10
+    endpoints.spapi_pricing_rate = 1000.0
+    return endpoints
+
+
+@pytest.fixture
+def plan(sandbox: sb.SandboxServer) -> Iterator[Plan]:
+    built = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture
+def codes() -> list[str]:
+    """A few codes of every kind the sandbox catalogue has (found, not found, books, packs...)."""
+    return [code for codes in catalogue.example_codes().values() for code in codes[:3]]
+
+
+@pytest.fixture
+def started_job(tmp_path: Path) -> Callable[[Database, list[str]], str]:
+    """Create an Amazon-mode job from ``codes`` (plus one invalid code) and start it; returns its id."""
+
+    def make(db: Database, codes: list[str]) -> str:
+        path = tmp_path / "in.csv"
+        lines = "".join(f"{c};Produit {n}\n" for n, c in enumerate([*codes, "ABC"]))
+        path.write_text("EAN;Désignation\n" + lines, "utf-8")
+        job_id = service.create_job(
+            db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name)
+        )
+        with db.unit_of_work() as session:
+            service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
+        return job_id
+
+    return make
+
+
+@pytest.fixture
+def make_runner(plan: Plan) -> Callable[[Database], ChunkRunner]:
+    """A chunk runner over the sandbox plan that never sleeps between quick retries."""
+
+    def make(db: Database) -> ChunkRunner:
+        cache = LookupCacheStore(db, 3600, 3600)
+        return ChunkRunner(db, plan, cache, sleep=lambda _s: None, worker_id="w-test")
+
+    return make
+
+
+@pytest.fixture
+def restore_root_logging() -> Iterator[None]:
+    """``configure_logging`` changes the root logger: put it back as it was after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
