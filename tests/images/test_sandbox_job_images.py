@@ -9,7 +9,7 @@ import boto3
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.jobs.test_runner_sandbox import endpoints_for
+from tests.sandbox_support import endpoints_for
 
 from code2asin.config import Settings
 from code2asin.db import Database

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.sandbox_support import endpoints_for
 
 from code2asin.config import Settings
 from code2asin.db import Database
@@ -18,7 +19,7 @@ from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ConversionLog, Job, JobChunk, JobItem, JobMode, utcnow
 from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan
-from code2asin.providers.plan import Endpoints, build_plan
+from code2asin.providers.plan import build_plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 
@@ -29,28 +30,6 @@ INVALID = ["3,01762E+12", "3017620422004", "2123456000009", "ABC", ""]
 def sandbox() -> Iterator[sb.SandboxServer]:
     with sb.SandboxServer(port=0, quotas=None) as server:
         yield server
-
-
-def endpoints_for(server: sb.SandboxServer, **overrides: object) -> Endpoints:
-    endpoints = Endpoints.from_settings(Settings())
-    endpoints.creators_api_url = server.base_url
-    endpoints.creators_token_url = server.cognito_token_url
-    endpoints.creators_id = sb.DEFAULT_CREDENTIAL_ID
-    endpoints.creators_secret = sb.DEFAULT_CREDENTIAL_SECRET
-    endpoints.creators_version = "2.2"
-    endpoints.partner_tag = sb.DEFAULT_PARTNER_TAG
-    endpoints.creators_rate = 1000.0
-    endpoints.spapi_api_url = server.base_url
-    endpoints.spapi_token_url = server.lwa_token_url
-    endpoints.spapi_client_id = sb.DEFAULT_LWA_CLIENT_ID
-    endpoints.spapi_client_secret = sb.DEFAULT_LWA_CLIENT_SECRET
-    endpoints.spapi_refresh_token = sb.DEFAULT_REFRESH_TOKEN
-    endpoints.spapi_catalog_rate = 1000.0
-    endpoints.spapi_catalog_burst = 10
-    endpoints.spapi_pricing_rate = 1000.0
-    for name, value in overrides.items():
-        setattr(endpoints, name, value)
-    return endpoints
 
 
 def hard_codes() -> list[str]:

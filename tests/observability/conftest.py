@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.sandbox_support import endpoints_for
 
 from code2asin.config import Settings
 from code2asin.db import Database
@@ -16,7 +17,7 @@ from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode
 from code2asin.jobs.runner import ChunkRunner, Plan
-from code2asin.providers.plan import Endpoints, build_plan
+from code2asin.providers.plan import build_plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 
@@ -25,26 +26,6 @@ from code2asin.sandbox import server as sb
 def sandbox() -> Iterator[sb.SandboxServer]:
     with sb.SandboxServer(port=0, quotas=None) as server:
         yield server
-
-
-def endpoints_for(server: sb.SandboxServer) -> Endpoints:
-    endpoints = Endpoints.from_settings(Settings())
-    endpoints.creators_api_url = server.base_url
-    endpoints.creators_token_url = server.cognito_token_url
-    endpoints.creators_id = sb.DEFAULT_CREDENTIAL_ID
-    endpoints.creators_secret = sb.DEFAULT_CREDENTIAL_SECRET
-    endpoints.creators_version = "2.2"
-    endpoints.partner_tag = sb.DEFAULT_PARTNER_TAG
-    endpoints.creators_rate = 1000.0
-    endpoints.spapi_api_url = server.base_url
-    endpoints.spapi_token_url = server.lwa_token_url
-    endpoints.spapi_client_id = sb.DEFAULT_LWA_CLIENT_ID
-    endpoints.spapi_client_secret = sb.DEFAULT_LWA_CLIENT_SECRET
-    endpoints.spapi_refresh_token = sb.DEFAULT_REFRESH_TOKEN
-    endpoints.spapi_catalog_rate = 1000.0
-    endpoints.spapi_catalog_burst = 10
-    endpoints.spapi_pricing_rate = 1000.0
-    return endpoints
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from tests.sandbox_support import endpoints_for
 
 from code2asin import barcodes
 from code2asin.config import Settings
@@ -179,29 +180,6 @@ def test_an_expired_subscription_stops_with_one_sentence(sandbox: sb.SandboxServ
 # --- plans ----------------------------------------------------------------------------------------------
 
 SandboxQuotas = sb.SandboxQuotas
-
-
-def endpoints_for(server: sb.SandboxServer) -> Endpoints:
-    endpoints = Endpoints.from_settings(Settings())
-    endpoints.creators_api_url = server.base_url
-    endpoints.creators_token_url = server.cognito_token_url
-    endpoints.creators_id = sb.DEFAULT_CREDENTIAL_ID
-    endpoints.creators_secret = sb.DEFAULT_CREDENTIAL_SECRET
-    endpoints.creators_version = "2.2"
-    endpoints.partner_tag = sb.DEFAULT_PARTNER_TAG
-    endpoints.creators_rate = 1000.0
-    endpoints.spapi_api_url = server.base_url
-    endpoints.spapi_token_url = server.lwa_token_url
-    endpoints.spapi_client_id = sb.DEFAULT_LWA_CLIENT_ID
-    endpoints.spapi_client_secret = sb.DEFAULT_LWA_CLIENT_SECRET
-    endpoints.spapi_refresh_token = sb.DEFAULT_REFRESH_TOKEN
-    endpoints.spapi_catalog_rate = 1000.0
-    endpoints.spapi_catalog_burst = 10
-    endpoints.spapi_pricing_rate = 1000.0
-    endpoints.keepa_api_key = sb.DEFAULT_KEEPA_KEY
-    endpoints.keepa_api_url = server.base_url
-    endpoints.keepa_image_url = f"{server.base_url}/images/I/"
-    return endpoints
 
 
 def test_plan_stages_with_keepa() -> None:

@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from code2asin import barcodes, matching, observability
 from code2asin.db import Database
@@ -43,6 +44,7 @@ from code2asin.jobs.models import (
     JobStatus,
     utcnow,
 )
+from code2asin.jobs.stats import job_counters
 from code2asin.providers.base import Candidate, EnrichProvider, IdentifyProvider, LookupCode, LookupOutcome
 
 MAX_ATTEMPTS = len(RETRY_BACKOFF_MINUTES)
@@ -162,7 +164,7 @@ class ChunkRunner:
                 return ChunkOutcome.RELEASED
             threshold = float((job.options or {}).get("confidence_threshold", 0.5))
             download_images = bool((job.options or {}).get("download_images"))
-            marketplace = job.marketplace
+            marketplace, mode = job.marketplace, job.mode
             now = self.clock()
             items = list(
                 session.scalars(
@@ -178,7 +180,12 @@ class ChunkRunner:
             )
         try:
             keep_going = partial(self._keep_going, job_id, chunk_no, token)
-            updates, logs, stopped = self._process(keep_going, items, marketplace, threshold)
+            if mode == "reprice":  # price tracking: ASINs are known, only the price stage runs
+                from code2asin.pricing.reprice import reprice_chunk
+
+                updates, logs, stopped = reprice_chunk(self, keep_going, items, job_id)
+            else:
+                updates, logs, stopped = self._process(keep_going, items, marketplace, threshold)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
@@ -658,23 +665,10 @@ def _note(item: JobItem, reason: str) -> str | None:
     return " ".join(p for p in (parsed_note, reason) if p) or None
 
 
-def _refresh_job_counters(session: Any, job_id: str) -> None:
-    counts = dict(
-        session.execute(
-            select(JobItem.status, func.count()).where(JobItem.job_id == job_id).group_by(JobItem.status)
-        ).all()
-    )
-    total = sum(counts.values())
-    processed = total - counts.get(ItemStatus.PENDING, 0)
-    matched = counts.get(ItemStatus.MATCHED, 0)
+def _refresh_job_counters(session: Session, job_id: str) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(
-            total_codes=total,
-            processed_codes=processed,
-            successful_conversions=matched,
-            failed_conversions=processed - matched,
-        )
+        .values(**job_counters(session, job_id))
         .execution_options(synchronize_session=False)
     )

@@ -37,6 +37,7 @@ from code2asin.jobs.models import (
     JobStatus,
     utcnow,
 )
+from code2asin.jobs.stats import job_counters
 
 CHUNK_SIZE = 100
 INSERT_BATCH = 5000
@@ -306,15 +307,8 @@ def transition(
 
 def refresh_counters(session: Session, job: Job) -> None:
     """Recompute the job's counters from its items (so they always add up)."""
-    counts = dict(
-        session.execute(
-            select(JobItem.status, func.count()).where(JobItem.job_id == job.id).group_by(JobItem.status)
-        ).all()
-    )
-    job.total_codes = sum(counts.values())
-    job.processed_codes = job.total_codes - counts.get(ItemStatus.PENDING, 0)
-    job.successful_conversions = counts.get(ItemStatus.MATCHED, 0)
-    job.failed_conversions = job.processed_codes - job.successful_conversions
+    for name, value in job_counters(session, job.id).items():
+        setattr(job, name, value)
 
 
 def log_event(session: Session, job_id: str, **values: Any) -> None:

@@ -51,6 +51,25 @@ class JobStatistics:
         return asdict(self)
 
 
+def job_counters(session: Session, job_id: str) -> dict[str, int]:
+    """The job's counters recounted from its items (one grouped query), keyed like the ``jobs`` columns."""
+    counts: dict[str, int] = {
+        str(status): int(n)
+        for status, n in session.execute(
+            select(JobItem.status, func.count()).where(JobItem.job_id == job_id).group_by(JobItem.status)
+        ).all()
+    }
+    total = sum(counts.values())
+    processed = total - counts.get(ItemStatus.PENDING, 0)
+    matched = counts.get(ItemStatus.MATCHED, 0)
+    return {
+        "total_codes": total,
+        "processed_codes": processed,
+        "successful_conversions": matched,
+        "failed_conversions": processed - matched,
+    }
+
+
 def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 

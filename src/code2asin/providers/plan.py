@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -32,6 +33,9 @@ from code2asin.providers.keepa import KeepaClient
 from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 from code2asin.providers.spapi import SpapiClient, SpapiPricing
+
+if TYPE_CHECKING:
+    from code2asin.sandbox.server import SandboxServer
 
 KNOWN_STAGES = ("creators", "spapi", "keepa")
 HTTP_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=30.0)
@@ -93,6 +97,15 @@ class Endpoints:
         from code2asin.sandbox import server as sandbox
 
         running = sandbox.SandboxServer("127.0.0.1", 0).start()
+        endpoints = cls.for_running_sandbox(settings, running, marketplace)
+        endpoints.on_close.append(running.stop)
+        return endpoints
+
+    @classmethod
+    def for_running_sandbox(cls, settings: Settings, running: SandboxServer, marketplace: str) -> Endpoints:
+        """Every provider pointed at ``running`` with the sandbox's test credentials."""
+        from code2asin.sandbox import server as sandbox
+
         endpoints = cls.from_settings(settings)
         endpoints.creators_api_url = running.base_url
         endpoints.creators_token_url = running.cognito_token_url
@@ -108,7 +121,6 @@ class Endpoints:
         endpoints.keepa_api_key = sandbox.DEFAULT_KEEPA_KEY
         endpoints.keepa_api_url = running.base_url
         endpoints.keepa_image_url = f"{running.base_url}/images/I/"
-        endpoints.on_close.append(running.stop)
         endpoints.image_hosts.append(f"{running.host}:{running.port}")
         return endpoints
 
