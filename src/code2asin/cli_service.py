@@ -9,13 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from code2asin.config import Settings
-from code2asin.db import Database
 from code2asin.errors import Code2AsinError
+
+if TYPE_CHECKING:  # imported when a command runs: `code2asin check` must not pay for alembic
+    from code2asin.db import Database
 
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (Authorization: Bearer).")
 user_app = typer.Typer(no_args_is_help=True, help="Users (web sign-in).")
@@ -46,6 +48,8 @@ def _fail(message: str) -> NoReturn:
 
 @contextmanager
 def _database() -> Iterator[Database]:
+    from code2asin.db import Database
+
     db = Database.from_settings(Settings())
     try:
         db.upgrade()
@@ -155,6 +159,8 @@ def serve(
     from code2asin.observability import configure_logging
 
     settings = Settings()
+    from code2asin.db import Database
+
     db = Database.from_settings(settings)
     try:
         db.upgrade()

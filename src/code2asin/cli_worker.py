@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from code2asin.config import Settings
-from code2asin.jobs.dispatch import CHUNK_QUEUE, IMAGES_QUEUE
+from code2asin.jobs.queues import CHUNK_QUEUE, IMAGES_QUEUE
 
 
 def _settings_or_exit() -> Settings:

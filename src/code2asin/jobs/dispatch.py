@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
+from code2asin.jobs import queues
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import due_chunks, run_job
 from code2asin.jobs.models import Job, JobStatus, utcnow
@@ -197,8 +198,7 @@ class DispatchMarks:
 
 RUN_CHUNK_TASK = "code2asin.run_chunk"
 SWEEP_TASK = "code2asin.sweep"
-CHUNK_QUEUE = "code2asin"
-IMAGES_QUEUE = "code2asin-images"
+CHUNK_QUEUE, IMAGES_QUEUE = queues.CHUNK_QUEUE, queues.IMAGES_QUEUE
 COPY_IMAGE_TASK = "code2asin.copy_image"
 
 
