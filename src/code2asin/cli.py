@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from code2asin import barcodes
+from code2asin.cli_pricing import track_app
 from code2asin.cli_service import serve, token_app, user_app
 from code2asin.cli_worker import beat as beat_command
 from code2asin.cli_worker import worker as worker_command
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.command()(serve)
+app.add_typer(track_app, name="track")
 app.command("worker")(worker_command)
 app.command("beat")(beat_command)
 

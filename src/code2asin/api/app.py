@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from code2asin.api import routes_import, routes_jobs, routes_media, routes_system
+from code2asin.api import routes_import, routes_jobs, routes_media, routes_pricing, routes_system
 from code2asin.api.deps import AppState
 from code2asin.api.errors import install_error_handlers
 from code2asin.api.metrics import create_registry
@@ -64,6 +64,7 @@ def create_app(
     app.include_router(routes_system.protected, tags=["statistics"])
     app.include_router(routes_system.metrics_router)
     app.include_router(routes_media.router, tags=["media"])
+    app.include_router(routes_pricing.router, tags=["pricing"])
     app.include_router(
         create_web_router(settings, state.db, lambda: state.dispatcher, storage=lambda: state.storage)
     )

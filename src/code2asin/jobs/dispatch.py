@@ -120,7 +120,11 @@ class EmbeddedDispatcher:
                 log.exception("job.sweep.failed")
 
     def sweep(self) -> None:
-        """Dispatch every processing job that has a due chunk (retry time reached or lease expired)."""
+        """Start due price-tracking runs, send due webhooks, then dispatch every processing job that has a
+        due chunk (retry time reached or lease expired)."""
+        from code2asin.pricing.scheduler import sweep_pricing
+
+        sweep_pricing(self.db, self, utcnow())
         with self.db.unit_of_work() as session:
             job_ids = list(session.scalars(select(Job.id).where(Job.status == JobStatus.PROCESSING)))
         for job_id in job_ids:

@@ -189,7 +189,11 @@ def run_chunk(runtime: WorkerRuntime, job_id: str, chunk_no: int, *, worker_name
 
 
 def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
-    """Re-send what is due for every processing job and complete finished ones; returns messages sent."""
+    """Start due price-tracking runs, then re-send what is due for every processing job and complete
+    finished ones; returns messages sent."""
+    from code2asin.pricing.scheduler import sweep_pricing
+
+    sweep_pricing(runtime.db, None, utcnow())  # the new runs' chunks go out with sweep_jobs below
     sent = sweep_jobs(runtime.db, sender, runtime.marks)
     if sent:
         log.info("job.sweep.sent", extra={"messages": sent})

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import code2asin.accounts.models
+import code2asin.pricing.models
 import code2asin.products.models  # noqa: F401  (registers the tables on Base.metadata)
 from code2asin.jobs.models import Base
 

@@ -30,7 +30,7 @@ from code2asin.sandbox.encoding import (
     stable_hash,
     to_gtin14,
 )
-from code2asin.sandbox.marketplaces import Marketplace, local_price
+from code2asin.sandbox.marketplaces import Marketplace
 
 _N_LIMIT = 10**12  # EAN-13 data digits (without the check digit)
 _ROLE_BASE = {"primary": 0, "duplicate": 10**12, "multipack": 2 * 10**12}
@@ -175,9 +175,9 @@ class SandboxItem:
         return frozenset(out)
 
     def price(self, marketplace: Marketplace) -> tuple[float, str] | None:
-        if self.base_price_eur is None:
-            return None
-        return local_price(self.base_price_eur, marketplace), marketplace.currency
+        from code2asin.sandbox.prices import price_of  # prices move by date (sandbox.prices)
+
+        return price_of(self, marketplace)
 
 
 def _pick(seq: tuple[str, ...], *key: object) -> str:

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from code2asin.sandbox import auth, creators, keepa, spapi
+from code2asin.sandbox import auth, creators, keepa, prices, spapi
 from code2asin.sandbox.common import (
     ApiError,
     LoggedRequest,
@@ -71,6 +71,7 @@ _ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/product/"): "keepaProduct",
     ("GET", "/token"): "keepaToken",
     ("GET", "/token/"): "keepaToken",
+    ("POST", prices.CONTROL_PATH): "sandboxPrices",  # sandbox-only control (sandbox.prices)
 }
 _KEEPA_OPS = frozenset({"keepaProduct", "keepaToken"})
 _SPAPI_OPS = {"searchCatalogItems": "catalog", "getCompetitivePricing": "pricing"}
@@ -114,6 +115,7 @@ class SandboxServer:
         keepa_keys = frozenset([keepa_key] if isinstance(keepa_key, str) else keepa_key)
         self.keepa_keys = keepa.KeepaKeys(keepa_keys, frozenset({expired_keepa_key}))
         self.keepa_tokens = keepa.KeepaTokens(self.quotas.quotas)
+        self.price_book = prices.PriceBook()
         self._log: list[LoggedRequest] = []
         self._faults: dict[str | None, deque[str]] = {}
         self._lock = threading.Lock()
@@ -196,7 +198,7 @@ class SandboxServer:
     def _take_fault(self, operation: str) -> str | None:
         with self._lock:
             for key in (operation, None):
-                if key is None and operation in {"token", "image", "keepaToken"}:
+                if key is None and operation in {"token", "image", "keepaToken", "sandboxPrices"}:
                     continue
                 queue = self._faults.get(key)
                 if queue:
@@ -257,6 +259,8 @@ class SandboxServer:
             return keepa.product(request, self.keepa_tokens, self.keepa_keys)
         if operation == "keepaToken":
             return keepa.token_status(request, self.keepa_tokens, self.keepa_keys)
+        if operation == "sandboxPrices":
+            return prices.control(request, self.price_book)
         return self._dispatch(operation, request)
 
     def _fault(self, operation: str, kind: str) -> Reply | None:
@@ -331,6 +335,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(server.latency_ms / 1000)
             query = parse_qs(parts.query, keep_blank_values=True)
             request = Request(method, parts.path, query, self.headers, body)
+            prices.activate(server.price_book)
             fault = server._take_fault(operation)
             reply: Reply | None
             if fault is not None:

@@ -1,0 +1,1 @@
+"""Competitive price tracking: trackers, scheduled re-pricing runs, price history, alerts and webhooks."""
