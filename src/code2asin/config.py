@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     #: ``sandbox``, ``creators``, ``spapi``, ``keepa`` or stages joined by ``+`` (``spapi+creators``)
     provider: str = "sandbox"
     image_hosts: list[str] = Field(default_factory=list)
+    #: webhook receivers allowed at private addresses ("host" or "host:port"), e.g. ["hooks.internal:8443"]
+    webhook_hosts: list[str] = Field(default_factory=list)
     #: lookups cached across jobs: candidates for this many seconds (7 days), prices for 1 hour
     cache_ttl_seconds: int = 7 * 24 * 3600
     price_cache_ttl_seconds: int = 3600

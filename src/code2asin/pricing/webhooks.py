@@ -23,7 +23,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import socket
 import time
 from collections.abc import Iterable
@@ -56,20 +55,10 @@ _PORTS = {"http": 80, "https": 443}
 
 
 def webhook_hosts() -> tuple[TrustedHost, ...]:
-    """The hosts allowed to resolve to private addresses: ``settings.webhook_hosts`` when that setting
-    exists, else the ``CODE2ASIN_WEBHOOK_HOSTS`` variable (a JSON list like ``CODE2ASIN_IMAGE_HOSTS``, or
-    comma-separated)."""
+    """The hosts allowed to resolve to private addresses (setting ``CODE2ASIN_WEBHOOK_HOSTS``)."""
     from code2asin.config import Settings
 
-    raw: Any = getattr(Settings(), "webhook_hosts", None)
-    if raw is None:
-        raw = os.environ.get(WEBHOOK_HOSTS_ENV, "")
-    if isinstance(raw, str):
-        text = raw.strip()
-        entries: list[Any] = json.loads(text) if text.startswith("[") else text.split(",")
-    else:
-        entries = list(raw)
-    return tuple(TrustedHost.parse(str(e)) for e in entries if str(e).strip())
+    return tuple(TrustedHost.parse(str(e)) for e in Settings().webhook_hosts if str(e).strip())
 
 
 def check_webhook_url(

@@ -15,7 +15,14 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import Dispatcher
 from code2asin.storage import Storage
-from code2asin.web import routes_auth, routes_details, routes_import, routes_jobs, routes_stats
+from code2asin.web import (
+    routes_auth,
+    routes_details,
+    routes_import,
+    routes_jobs,
+    routes_pricing,
+    routes_stats,
+)
 from code2asin.web.core import WebApp, route_class
 
 __all__ = ["create_web_router"]
@@ -33,6 +40,6 @@ def create_web_router(
     """
     web = WebApp.build(settings, db, dispatcher, storage)
     router = APIRouter(route_class=route_class(web), include_in_schema=False)
-    for module in (routes_auth, routes_jobs, routes_import, routes_details, routes_stats):
+    for module in (routes_auth, routes_jobs, routes_import, routes_details, routes_stats, routes_pricing):
         module.install(router)
     return router
