@@ -11,7 +11,7 @@ caller commits, then dispatches the job when the action says so (``ActionResult.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -192,21 +192,7 @@ def create_job(
         conflicts = {g: a for g, a in asins_by_gtin.items() if len(a) > 1}
         if conflicts:
             matched -= _flag_direct_conflicts(session, job_id, conflicts)
-        if pending_chunks:
-            session.execute(
-                JobChunk.table().insert(),
-                [
-                    {
-                        "job_id": job_id,
-                        "chunk_no": n,
-                        "first_row": n * CHUNK_SIZE + 1,
-                        "last_row": (n + 1) * CHUNK_SIZE,
-                        "status": ChunkStatus.PENDING,
-                        "attempts": 0,
-                    }
-                    for n in sorted(pending_chunks)
-                ],
-            )
+        insert_chunks(session, job_id, pending_chunks)
         session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -218,6 +204,23 @@ def create_job(
             )
         )
     return job_id
+
+
+def insert_chunks(session: Session, job_id: str, chunk_numbers: Iterable[int]) -> None:
+    """Create the pending chunks ``chunk_numbers`` of a job (rows ``n*100+1 .. (n+1)*100``)."""
+    rows = [
+        {
+            "job_id": job_id,
+            "chunk_no": n,
+            "first_row": n * CHUNK_SIZE + 1,
+            "last_row": (n + 1) * CHUNK_SIZE,
+            "status": ChunkStatus.PENDING,
+            "attempts": 0,
+        }
+        for n in sorted(set(chunk_numbers))
+    ]
+    if rows:
+        session.execute(JobChunk.table().insert(), rows)
 
 
 def _flag_direct_conflicts(session: Session, job_id: str, conflicts: dict[str, set[str]]) -> int:

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from code2asin.errors import LifecycleError, NotFoundError
 from code2asin.jobs import service as jobs
-from code2asin.jobs.models import ChunkStatus, ItemStatus, Job, JobChunk, JobEvent, JobItem, JobStatus, utcnow
-from code2asin.jobs.service import CHUNK_SIZE, InvalidValueError
+from code2asin.jobs.models import ItemStatus, Job, JobEvent, JobItem, JobStatus, utcnow
+from code2asin.jobs.service import CHUNK_SIZE, InvalidValueError, insert_chunks
 from code2asin.pricing.models import (
     DEFAULT_SCHEDULE,
     DEFAULT_THRESHOLD_PERCENT,
@@ -367,18 +367,4 @@ def _insert_items(session: Session, job_id: str, products: Sequence[TrackedProdu
             batch = []
     if batch:
         session.execute(table.insert(), batch)
-    if chunks:
-        session.execute(
-            JobChunk.table().insert(),
-            [
-                {
-                    "job_id": job_id,
-                    "chunk_no": n,
-                    "first_row": n * CHUNK_SIZE + 1,
-                    "last_row": (n + 1) * CHUNK_SIZE,
-                    "status": ChunkStatus.PENDING,
-                    "attempts": 0,
-                }
-                for n in sorted(chunks)
-            ],
-        )
+    insert_chunks(session, job_id, chunks)
