@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from code2asin.api.deps import CurrentPrincipal, SessionDep, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES
+from code2asin.api.schemas import Utc
 from code2asin.db import Database
 from code2asin.jobs.models import utcnow
 from code2asin.pricing import alerts, reprice, service, webhooks
@@ -73,10 +73,10 @@ class TrackerOut(BaseModel):
     status: str
     webhook_url: str | None
     has_webhook_secret: bool
-    next_run_at: datetime | None
-    last_run_at: datetime | None
+    next_run_at: Utc | None
+    last_run_at: Utc | None
     last_job_id: str | None
-    created_at: datetime
+    created_at: Utc
     #: only in the answer of the creation that generated it
     webhook_secret: str | None = None
 
@@ -99,8 +99,8 @@ class RunSummary(BaseModel):
     status: str
     total_codes: int
     processed_codes: int
-    created_at: datetime
-    completed_at: datetime | None
+    created_at: Utc
+    completed_at: Utc | None
 
 
 class PriceRow(BaseModel):
@@ -110,7 +110,7 @@ class PriceRow(BaseModel):
     previous_price: Decimal | None
     change_percent: Decimal | None
     in_stock: bool | None
-    observed_at: datetime | None
+    observed_at: Utc | None
     supplier_price: Decimal | None
     price_difference_percent: Decimal | None
     currency_mismatch: str | None
@@ -124,7 +124,7 @@ class Observation(BaseModel):
     buy_box: bool | None
     availability: str | None
     in_stock: bool
-    observed_at: datetime
+    observed_at: Utc
 
 
 class AlertOut(BaseModel):
@@ -142,8 +142,8 @@ class AlertOut(BaseModel):
     change_percent: Decimal | None
     supplier_price: Decimal | None
     message: str
-    created_at: datetime
-    acknowledged_at: datetime | None
+    created_at: Utc
+    acknowledged_at: Utc | None
     acknowledged_by: str | None
 
 
@@ -160,11 +160,11 @@ class DeliveryOut(BaseModel):
     url: str
     status: str
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: Utc | None
     last_status_code: int | None
     last_error: str | None
     attempt_log: list[dict[str, Any]]
-    delivered_at: datetime | None
+    delivered_at: Utc | None
 
 
 def _out(tracker: Tracker, secret: str | None = None) -> dict[str, Any]:
