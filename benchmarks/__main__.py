@@ -12,6 +12,7 @@ BENCHMARKS = {
     "matching": "benchmarks.bench_matching",
     "images": "benchmarks.bench_images",
     "api": "benchmarks.bench_api",
+    "reprice": "benchmarks.bench_reprice",
 }
 
 
