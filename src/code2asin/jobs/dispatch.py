@@ -155,6 +155,14 @@ class TaskSender(Protocol):
     def send_task(self, name: str, args: Sequence[Any] | None = ..., **options: Any) -> Any: ...
 
 
+def mark_ttl(settings: Settings) -> int:
+    """Seconds a dispatch mark lives: about ten leases, at least three sweeps, at most the visibility
+    timeout (see ``DispatchMarks``)."""
+    worker = worker_settings(settings)
+    wanted = max(10 * worker.lease_seconds, int(3 * worker.sweep_seconds))
+    return max(1, min(worker.visibility_timeout, wanted))
+
+
 class DispatchMarks:
     """Which chunks have a ``run_chunk`` message sent and not yet started, kept in the broker's Redis.
 
@@ -163,11 +171,11 @@ class DispatchMarks:
     still waiting in the queue are not sent again every sweep, while a crashed worker's chunk (its mark
     was cleared when it started) is re-sent as soon as its lease expires. The marks live in the same
     Redis as the messages: when Redis restarts empty, messages and marks vanish together and the next
-    sweep sends everything again. A mark expires after ``ttl_seconds``, the broker's visibility timeout:
-    the only message lost while Redis keeps its mark is one a worker received and died before starting
-    (with acks_late and prefetch 1 a worker holds such a message only for an instant), and Redis itself
-    hands that one out again after the visibility timeout. A shorter mark would re-send every chunk that
-    waits in a long queue at each sweep.
+    sweep sends everything again. A mark expires after ``ttl_seconds`` (``mark_ttl``): the message lost
+    while Redis keeps its mark is one a worker had received and died before starting (a pool process can
+    hold one while its sibling runs a chunk); Redis would hand it out again only after the visibility
+    timeout (an hour), so the mark lives about ten leases instead. A chunk still waiting in a long queue
+    when its mark expires is sent a second time, which is harmless: the copy finds it leased or done.
     """
 
     def __init__(self, redis_client: Redis, ttl_seconds: int, *, prefix: str = MARK_PREFIX) -> None:
@@ -274,7 +282,7 @@ class CeleryDispatcher:
         self.db = db
         self.celery_app = celery_app
         self._redis = Redis.from_url(settings.broker_url)
-        self.marks = DispatchMarks(self._redis, worker_settings(settings).visibility_timeout)
+        self.marks = DispatchMarks(self._redis, mark_ttl(settings))
 
     def dispatch(self, job_id: str) -> None:
         sent = send_due_chunks(self.db, self.celery_app, self.marks, job_id, resend_marked=True)

@@ -35,6 +35,7 @@ from code2asin.jobs.dispatch import (
     SWEEP_TASK,
     DispatchMarks,
     TaskSender,
+    mark_ttl,
     send_due_image_tasks,
     sweep_jobs,
     worker_settings,
@@ -113,10 +114,7 @@ class WorkerRuntime:
                 from redis import Redis
 
                 assert self.settings.broker_url  # create_celery refuses an empty broker URL
-                self._marks = DispatchMarks(
-                    Redis.from_url(self.settings.broker_url),
-                    worker_settings(self.settings).visibility_timeout,
-                )
+                self._marks = DispatchMarks(Redis.from_url(self.settings.broker_url), mark_ttl(self.settings))
             return self._marks
 
     @property
