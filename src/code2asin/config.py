@@ -88,6 +88,9 @@ class WorkerSettings(BaseSettings):
     visibility_timeout: int = Field(default=3600, ge=1)
     #: a port on which each worker serves its Prometheus metrics (None: off)
     metrics_port: int | None = None
+    #: the address it listens on: loopback by default (the counters need no token, so opening them to a
+    #: network is a choice: e.g. 0.0.0.0 behind a firewall that only lets the scraper in)
+    metrics_addr: str = "127.0.0.1"
 
 
 class Settings(BaseSettings):

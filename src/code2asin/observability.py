@@ -359,7 +359,7 @@ class _ProcessCollector:
         return process_metrics()
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104  (scraped from outside)
+def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
     """Serve this process's series (all pool children's in multiprocess mode) on ``http://addr:port/``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessCollector())
@@ -402,9 +402,10 @@ def instrument_celery(app: Any, settings: Settings) -> None:
             _CONTEXT.reset(token)
 
     def _ready(**_: Any) -> None:
-        port = getattr(getattr(_CELERY_SETTINGS[0], "worker", None), "metrics_port", None)
+        worker = getattr(_CELERY_SETTINGS[0], "worker", None)
+        port = getattr(worker, "metrics_port", None)
         if port:
-            start_metrics_server(int(port))
+            start_metrics_server(int(port), str(getattr(worker, "metrics_addr", "127.0.0.1")))
 
     def _child_exit(pid: int | None = None, **_: Any) -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
