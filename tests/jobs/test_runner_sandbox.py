@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ConversionLog, Job, JobChunk, JobItem, JobMode, utcnow
 from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan
+from code2asin.providers.base import LookupCode, LookupOutcome
 from code2asin.providers.plan import build_plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
@@ -51,9 +52,9 @@ def new_job(db: Database, path: Path, plan: str = "spapi+creators") -> str:
     return job_id
 
 
-def runner_for(db: Database, plan: Plan, **kwargs: object) -> ChunkRunner:
+def runner_for(db: Database, plan: Plan, clock: Callable[[], datetime] = utcnow) -> ChunkRunner:
     cache = LookupCacheStore(db, 3600, 3600)
-    return ChunkRunner(db, plan, cache, sleep=lambda _s: None, **kwargs)  # type: ignore[arg-type]
+    return ChunkRunner(db, plan, cache, sleep=lambda _s: None, clock=clock)
 
 
 def items(db: Database, job_id: str) -> list[JobItem]:
@@ -153,7 +154,10 @@ def test_a_chunk_run_twice_writes_nothing_twice_and_calls_no_provider_again(
 
 
 def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no_lookup(
-    sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+    sqlite_db: Database,
+    sandbox: sb.SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     codes = catalogue.example_codes()["single"][:6]
     job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "creators")
@@ -161,7 +165,7 @@ def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no
     identify = plan.identify.identify
     calls: list[int] = []
 
-    def identify_then_pause(batch):  # type: ignore[no-untyped-def]
+    def identify_then_pause(batch: Sequence[LookupCode]) -> dict[str, LookupOutcome]:
         answer = identify(batch)
         calls.append(1)
         if len(calls) == 3:  # a person presses "pause" while the chunk is running
@@ -169,7 +173,7 @@ def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no
                 service.transition(session, service.get_job(session, job_id), JobAction.PAUSE, actor="alice")
         return answer
 
-    plan.identify.identify = identify_then_pause  # type: ignore[method-assign]
+    monkeypatch.setattr(plan.identify, "identify", identify_then_pause)
     try:
         runner = runner_for(sqlite_db, plan)
         assert runner.run_chunk(job_id, 0) is ChunkOutcome.RELEASED

@@ -12,8 +12,8 @@ from code2asin.providers.base import LookupCode
 from code2asin.providers.creators import CreatorsClient
 from code2asin.providers.ratelimit import InProcessLimiter
 from code2asin.sandbox import catalogue, server
+from code2asin.sandbox.server import SandboxServer
 
-SandboxServer = server.SandboxServer
 SandboxQuotas = server.SandboxQuotas
 
 
@@ -23,7 +23,7 @@ def lookup(code: str) -> LookupCode:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[object]:
+def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(port=0, latency_ms=0, quotas=SandboxQuotas.unlimited(), fault_timeout_s=2.0) as sb:
         yield sb
 
@@ -38,7 +38,9 @@ def _close_http_clients() -> Iterator[None]:
         _open.pop().close()
 
 
-def client(sb: object, *, version: str = "2.2", rps: float = 1000.0, **overrides: str) -> CreatorsClient:
+def client(
+    sb: SandboxServer, *, version: str = "2.2", rps: float = 1000.0, **overrides: str
+) -> CreatorsClient:
     settings = {
         "credential_id": server.DEFAULT_CREDENTIAL_ID,
         "credential_secret": server.DEFAULT_CREDENTIAL_SECRET,
@@ -51,15 +53,17 @@ def client(sb: object, *, version: str = "2.2", rps: float = 1000.0, **overrides
         limiter=InProcessLimiter(),
         credential_version=version,
         marketplace="FR",
-        api_url=sb.base_url,  # type: ignore[attr-defined]
-        token_url=sb.cognito_token_url if version.startswith("2.") else sb.lwa_token_url,  # type: ignore[attr-defined]
+        api_url=sb.base_url,
+        token_url=sb.cognito_token_url if version.startswith("2.") else sb.lwa_token_url,
         requests_per_second=rps,
         **settings,
     )
 
 
 @pytest.mark.parametrize("version", ["2.2", "3.2"])
-def test_identify_finds_example_codes_with_one_token_for_the_run(sandbox: object, version: str) -> None:
+def test_identify_finds_example_codes_with_one_token_for_the_run(
+    sandbox: SandboxServer, version: str
+) -> None:
     examples = catalogue.example_codes()
     codes = [lookup(c) for c in examples["single"] + examples["upc_spelling"]]
     c = client(sandbox, version=version)
@@ -69,24 +73,24 @@ def test_identify_finds_example_codes_with_one_token_for_the_run(sandbox: object
         assert outcome.error is None and outcome.candidates, code
         ids = {v.zfill(14) for values in outcome.candidates[0].identifiers.values() for v in values}
         assert code.gtin in ids
-    log = sandbox.request_log  # type: ignore[attr-defined]
+    log = sandbox.request_log
     assert [e.operation for e in log].count("token") == 1
     assert all(e.marketplace == "www.amazon.fr" for e in log if e.operation == "searchItems")
 
 
-def test_unknown_code_is_not_found_without_error(sandbox: object) -> None:
+def test_unknown_code_is_not_found_without_error(sandbox: SandboxServer) -> None:
     code = lookup(catalogue.example_codes()["unknown"][0])
     outcome = client(sandbox).identify([code])[code.gtin]
     assert outcome.error is None and outcome.candidates == []
 
 
-def test_book_is_found_in_the_books_index(sandbox: object) -> None:
+def test_book_is_found_in_the_books_index(sandbox: SandboxServer) -> None:
     code = lookup(catalogue.example_codes()["book"][0])
     outcome = client(sandbox).identify([code])[code.gtin]
     assert outcome.error is None and outcome.candidates
 
 
-def test_enrich_sends_ten_asins_per_get_items_and_flags_invalid_ones(sandbox: object) -> None:
+def test_enrich_sends_ten_asins_per_get_items_and_flags_invalid_ones(sandbox: SandboxServer) -> None:
     examples = catalogue.example_codes()
     c = client(sandbox)
     codes = [lookup(x) for x in examples["single"] + examples["several_asins"] + examples["variation"]]
@@ -96,35 +100,35 @@ def test_enrich_sends_ten_asins_per_get_items_and_flags_invalid_ones(sandbox: ob
     assert all(isinstance(out[a], ProviderError) is False for a in asins)
     invalid = out["NOT-AN-ASIN"]
     assert isinstance(invalid, ProviderError) and invalid.error_type is ErrorType.INVALID_DATA
-    batches = [e.asins for e in sandbox.request_log if e.operation == "getItems"]  # type: ignore[attr-defined]
+    batches = [e.asins for e in sandbox.request_log if e.operation == "getItems"]
     assert [len(b) for b in batches] == [10, 2]
 
 
-def test_injected_429_is_a_rate_limit_and_the_next_call_succeeds(sandbox: object) -> None:
+def test_injected_429_is_a_rate_limit_and_the_next_call_succeeds(sandbox: SandboxServer) -> None:
     code = lookup(catalogue.example_codes()["single"][0])
     c = client(sandbox)
-    sandbox.inject_faults("searchItems", "429", 1)  # type: ignore[attr-defined]
+    sandbox.inject_faults("searchItems", "429", 1)
     error = c.identify([code])[code.gtin].error
     assert error is not None and error.error_type is ErrorType.API_RATE_LIMIT and error.retry_after == 1.0
     assert c.identify([code])[code.gtin].candidates
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "timeout", "malformed_json"])
-def test_injected_server_faults_are_network_errors(sandbox: object, kind: str) -> None:
+def test_injected_server_faults_are_network_errors(sandbox: SandboxServer, kind: str) -> None:
     code = lookup(catalogue.example_codes()["single"][0])
     c = client(sandbox)
-    sandbox.inject_faults("searchItems", kind, 1)  # type: ignore[attr-defined]
+    sandbox.inject_faults("searchItems", kind, 1)
     error = c.identify([code])[code.gtin].error
     assert error is not None and error.error_type is ErrorType.NETWORK
 
 
-def test_expired_tokens_are_refreshed_transparently(sandbox: object) -> None:
+def test_expired_tokens_are_refreshed_transparently(sandbox: SandboxServer) -> None:
     code = lookup(catalogue.example_codes()["single"][0])
     c = client(sandbox)
     c.identify([code])
-    sandbox.expire_tokens()  # type: ignore[attr-defined]
+    sandbox.expire_tokens()
     assert c.identify([code])[code.gtin].candidates
-    assert [e.operation for e in sandbox.request_log].count("token") == 2  # type: ignore[attr-defined]
+    assert [e.operation for e in sandbox.request_log].count("token") == 2
 
 
 @pytest.mark.parametrize(
@@ -136,7 +140,7 @@ def test_expired_tokens_are_refreshed_transparently(sandbox: object) -> None:
     ],
 )
 def test_configuration_faults_raise_one_clear_sentence(
-    sandbox: object, overrides: dict[str, str], expected: str
+    sandbox: SandboxServer, overrides: dict[str, str], expected: str
 ) -> None:
     code = lookup(catalogue.example_codes()["single"][0])
     with pytest.raises(ConfigurationError, match=expected) as info:

@@ -9,13 +9,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from code2asin.providers.ratelimit import RedisLimiter, create_limiter
 
 REDIS_URL = os.environ.get("CODE2ASIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-import redis  # noqa: E402
 
 
 @pytest.fixture
