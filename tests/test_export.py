@@ -75,3 +75,82 @@ def test_csv_is_utf8_with_bom_and_neutralises_formulas(tmp_path: Path) -> None:
 def test_unknown_output_suffix_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"use \.xlsx or \.csv"):
         write_results(tmp_path / "out.ods", [], [], [])
+
+
+def _market_rows() -> list[dict[str, object]]:
+    """Three input rows on FR, DE, IT, in the database's order (row, then marketplace alphabetically)."""
+    found = {  # (row, marketplace) -> (ASIN, price); missing means not found there
+        (1, "FR"): ("B00FR00001", Decimal("10.00")),
+        (1, "DE"): ("B00DE00001", Decimal("11.50")),
+        (1, "IT"): ("B00FR00001", Decimal("9.90")),
+        (2, "FR"): ("B00FR00002", Decimal("20.00")),
+        (2, "IT"): ("B00FR00002", Decimal("21.00")),
+    }
+    rows: list[dict[str, object]] = []
+    for n in (1, 2, 3):
+        for market in sorted(("FR", "DE", "IT")):
+            asin, price = found.get((n, market), (None, None))
+            rows.append(
+                {
+                    "row": n,
+                    "marketplace": market,
+                    "input_code": f"301762042200{n}",
+                    "status": "matched" if asin else "not_found",
+                    "asin": asin,
+                    "amazon_price": price,
+                    "amazon_currency": "EUR" if asin else None,
+                    "amazon_title": "=cmd()" if n == 1 else f"Produit {n}",
+                    "input_values": [f"301762042200{n}", f"Désignation {n}"],
+                }
+            )
+    return rows
+
+
+def test_several_marketplaces_give_an_overview_then_one_contract_sheet_per_marketplace(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    count = write_results(
+        path, _market_rows(), ["EAN", "Désignation"], [("Total Codes", "9")], marketplaces=["FR", "DE", "IT"]
+    )
+    assert count == 3
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Available on", "Results FR", "Results DE", "Results IT", "Summary"]
+    for market in ("FR", "DE", "IT"):
+        ws = wb[f"Results {market}"]
+        assert [c.value for c in ws[1]] == [*RESULT_COLUMNS, "EAN", "Désignation"]
+        # row N of every sheet is row N of the input
+        assert [ws.cell(row=r, column=1).value for r in range(2, ws.max_row + 1)] == [1, 2, 3]
+    asin_col = RESULT_COLUMNS.index("asin") + 1
+    assert wb["Results DE"].cell(row=2, column=asin_col).value == "B00DE00001"
+    assert wb["Results DE"].cell(row=3, column=RESULT_COLUMNS.index("status") + 1).value == "not_found"
+    assert wb["Results FR"].cell(row=2, column=RESULT_COLUMNS.index("amazon_title") + 1).quotePrefix
+
+    overview = wb["Available on"]
+    header = [c.value for c in overview[1]]
+    assert header[:7] == ["row", "input_code", "code_type", "gtin", "product_ean", "available_on", "found_on_count"]
+    assert header[7:12] == ["FR status", "FR asin", "FR match_type", "FR amazon_price", "FR amazon_currency"]
+    assert header[-3:] == ["supplier_price", "EAN", "Désignation"]
+    lines = {r[0]: dict(zip(header, r, strict=True)) for r in overview.iter_rows(min_row=2, values_only=True)}
+    # the marketplaces in the job's order, not the database's
+    assert lines[1]["available_on"] == "FR|DE|IT" and lines[1]["found_on_count"] == 3
+    assert lines[2]["available_on"] == "FR|IT" and lines[2]["DE status"] == "not_found"
+    assert lines[3]["available_on"] is None and lines[3]["found_on_count"] == 0
+    assert lines[1]["DE asin"] == "B00DE00001" and lines[1]["IT amazon_price"] == pytest.approx(9.9)
+    assert lines[2]["Désignation"] == "Désignation 2"
+
+
+def test_several_marketplaces_in_csv_get_a_line_per_row_and_marketplace(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    count = write_results(path, _market_rows(), ["EAN", "Désignation"], [], marketplaces=["FR", "DE", "IT"])
+    assert count == 3
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0][:3] == ["row", "marketplace", "available_on"]
+    assert lines[0][3:] == [*RESULT_COLUMNS[1:], "EAN", "Désignation"]
+    assert [(line[0], line[1], line[2]) for line in lines[1:4]] == [
+        ("1", "FR", "FR|DE|IT"),
+        ("1", "DE", "FR|DE|IT"),
+        ("1", "IT", "FR|DE|IT"),
+    ]
+    assert len(lines) == 1 + 9
+    title = lines[0].index("amazon_title")
+    assert lines[1][title] == "'=cmd()"

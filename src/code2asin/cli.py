@@ -163,7 +163,13 @@ def convert(
     provider: Annotated[
         str | None, typer.Option(help="Provider plan: sandbox, creators, spapi, spapi+creators.")
     ] = None,
-    marketplace: Annotated[str | None, typer.Option(help="Marketplace code (FR, DE, UK, US, ...).")] = None,
+    marketplace: Annotated[
+        str | None,
+        typer.Option(
+            help="Marketplace code (FR, DE, UK, US, ...), or several joined by commas (FR,DE,IT): one "
+            "result per row on each, one results sheet per marketplace."
+        ),
+    ] = None,
     supplier: Annotated[str, typer.Option(help="Supplier code recorded on the job.")] = "DEFAULT",
     download_images: Annotated[
         bool, typer.Option("--download-images", help="Copy Amazon images to storage.")
@@ -188,12 +194,14 @@ def convert(
     output = output or input_path.with_name(input_path.name + ".results.xlsx")
     if output.suffix.lower() not in (".xlsx", ".csv"):
         fail(f"Cannot write {output.name}: the results file must end in .xlsx or .csv.")
+    marketplaces = _marketplaces(marketplace or settings.marketplace)
     request = ConvertRequest(
         input_path=input_path,
         output_path=output,
         mode=mode,
         provider_plan=provider or settings.provider,
-        marketplace=(marketplace or settings.marketplace).upper(),
+        marketplace=marketplaces[0],
+        marketplaces=tuple(marketplaces),
         supplier_code=supplier,
         download_images=download_images,
         max_images=max_images,
@@ -228,9 +236,31 @@ def convert(
         fail(str(exc))
     elapsed = time.perf_counter() - started
     print_tiles(result.tiles, title=f"Job {result.job_id[:8]} {result.status}")
+    if result.availability is not None:
+        from code2asin.jobs.convert import availability_lines
+
+        for market, tiles in result.by_marketplace.items():
+            print_tiles(tiles, title=f"{market}")
+        print_tiles(availability_lines(result.availability), title="Available on")
     out.print(f"Results written to {output} ({result.rows:,} rows, {elapsed:.1f} s)")
     if result.status != "completed":
         fail(result.error_message or f"The job ended {result.status}.")
+
+
+def _marketplaces(value: str) -> list[str]:
+    """``"fr, de,IT"`` -> ``["FR", "DE", "IT"]`` (order kept, repeats dropped); one sentence when unknown."""
+    from code2asin.providers.marketplaces import get_marketplace
+
+    codes = list(dict.fromkeys(part.strip().upper() for part in value.split(",") if part.strip()))
+    if not codes:
+        fail("Name at least one marketplace, for example --marketplace FR or --marketplace FR,DE,IT.")
+    known: list[str] = []
+    for code in codes:
+        try:
+            known.append(get_marketplace(code).code)
+        except ValueError as exc:
+            fail(str(exc))
+    return list(dict.fromkeys(known))
 
 
 @app.command()

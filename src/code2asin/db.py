@@ -49,12 +49,36 @@ def alembic_config(database_url: str) -> AlembicConfig:
     return cfg
 
 
+def migrate(engine: Engine, direction: str = "upgrade", revision: str = "head") -> None:
+    """Run Alembic ``direction`` (``upgrade`` or ``downgrade``) to ``revision`` in one transaction.
+
+    On SQLite a batch migration rebuilds a table (copy, drop, rename): with foreign keys enforced, dropping
+    the old table would cascade-delete its children's rows, so enforcement is off while it runs (SQLite
+    ignores that pragma inside a transaction, hence before ``begin``) and every reference is checked after.
+    """
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                getattr(command, direction)(cfg, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"Migration left {len(broken)} broken references: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (the only way a schema is built)."""
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    migrate(engine, "upgrade", "head")
 
 
 class Database:

@@ -5,6 +5,14 @@ Sheet ``Summary``: the statistics tiles. Codes are written as text so Excel neve
 numbers; every text cell that a spreadsheet could read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR)
 is neutralised: in xlsx it is a string cell with Excel's quote prefix, in CSV it gets a leading ``'``.
 Rows are streamed from the database and written in xlsxwriter's constant-memory mode.
+
+A job on several marketplaces (see ``write_results``) keeps that promise once per marketplace: sheet
+``Available on`` first (one row per input row: where it was found, and each marketplace's status, ASIN and
+price side by side), then one sheet ``Results FR``, ``Results DE``, ... per marketplace, each exactly the
+contract's columns with one row per input row in input order, then ``Summary``. One sheet per marketplace
+rather than a ``marketplace`` column because a seller (and a VLOOKUP) expects row N of a results sheet to
+be row N of the input; a CSV has no sheets, so it gets ``marketplace`` and ``available_on`` columns after
+``row`` and one line per row and marketplace.
 """
 
 from __future__ import annotations
@@ -55,8 +63,16 @@ NUMERIC_COLUMNS = frozenset(
         "amazon_sales_rank",
         "supplier_price",
         "price_difference_percent",
+        "found_on_count",
     }
 )
+
+#: a several-marketplace CSV: one line per input row and marketplace
+MULTI_CSV_COLUMNS: tuple[str, ...] = ("row", "marketplace", "available_on", *RESULT_COLUMNS[1:])
+OVERVIEW_SHEET = "Available on"
+#: the overview's identity columns, then these per marketplace (``FR status``, ``FR asin``, ...)
+OVERVIEW_ID_COLUMNS: tuple[str, ...] = ("row", "input_code", "code_type", "gtin", "product_ean")
+OVERVIEW_MARKET_COLUMNS: tuple[str, ...] = ("status", "asin", "match_type", "amazon_price", "amazon_currency")
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "|"
@@ -93,22 +109,71 @@ def write_results(
     input_headers: Sequence[str],
     tiles: Sequence[tuple[str, str]],
     extra_summary: Sequence[tuple[str, str]] = (),
+    marketplaces: Sequence[str] = (),
 ) -> int:
     """Write ``rows`` (mappings with the contract's keys plus ``input_values``) to ``path``.
 
-    The format follows the suffix (``.xlsx`` or ``.csv``). Returns the number of data rows written.
+    The format follows the suffix (``.xlsx`` or ``.csv``). With several ``marketplaces`` the rows also
+    carry ``marketplace`` and come in input-row order (a row's marketplaces next to each other); see the
+    module's docstring for the layout. Returns the number of input rows written.
     """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"Unsupported output format {path.suffix!r}: use .xlsx or .csv.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    summary = [*tiles, *extra_summary]
+    if len(marketplaces) > 1:
+        groups = _by_input_row(rows, marketplaces)
+        if suffix == ".csv":
+            return _write_csv(path, _flattened(groups), input_headers, MULTI_CSV_COLUMNS)
+        return _write_xlsx_multi(path, groups, input_headers, summary, marketplaces)
     if suffix == ".csv":
         return _write_csv(path, rows, input_headers)
-    if suffix == ".xlsx":
-        return _write_xlsx(path, rows, input_headers, [*tiles, *extra_summary])
-    raise ValueError(f"Unsupported output format {path.suffix!r}: use .xlsx or .csv.")
+    return _write_xlsx(path, rows, input_headers, summary)
 
 
-def _cells(row: Mapping[str, Any], n_inputs: int) -> Iterator[tuple[str, Any]]:
-    for name in RESULT_COLUMNS:
+def _by_input_row(
+    rows: Iterable[Mapping[str, Any]], marketplaces: Sequence[str]
+) -> Iterator[list[Mapping[str, Any]]]:
+    """Group consecutive rows of one input row, in ``marketplaces`` order, each with ``available_on``."""
+    order = {m: k for k, m in enumerate(marketplaces)}
+
+    def done(group: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        group.sort(key=lambda r: order.get(r.get("marketplace") or "", len(order)))
+        found = format_list(r.get("marketplace") for r in group if r.get("status") == "matched")
+        return [{**r, "available_on": found} for r in group]
+
+    group: list[Mapping[str, Any]] = []
+    for row in rows:
+        if group and row.get("row") != group[0].get("row"):
+            yield done(group)
+            group = []
+        group.append(row)
+    if group:
+        yield done(group)
+
+
+class _Counted:
+    """Rows of grouped input rows, counting the input rows (what ``write_results`` returns)."""
+
+    def __init__(self, groups: Iterable[list[Mapping[str, Any]]]) -> None:
+        self.groups = groups
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        for group in self.groups:
+            self.count += 1
+            yield from group
+
+
+def _flattened(groups: Iterable[list[Mapping[str, Any]]]) -> _Counted:
+    return _Counted(groups)
+
+
+def _cells(
+    row: Mapping[str, Any], n_inputs: int, columns: Sequence[str] = RESULT_COLUMNS
+) -> Iterator[tuple[str, Any]]:
+    for name in columns:
         yield name, row.get(name)
     values = list(row.get("input_values") or ())
     values += [""] * (n_inputs - len(values))
@@ -116,15 +181,20 @@ def _cells(row: Mapping[str, Any], n_inputs: int) -> Iterator[tuple[str, Any]]:
         yield "", value
 
 
-def _write_csv(path: Path, rows: Iterable[Mapping[str, Any]], input_headers: Sequence[str]) -> int:
+def _write_csv(
+    path: Path,
+    rows: Iterable[Mapping[str, Any]],
+    input_headers: Sequence[str],
+    columns: Sequence[str] = RESULT_COLUMNS,
+) -> int:
     count = 0
     # UTF-8 with BOM so Excel opens accents correctly
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*RESULT_COLUMNS, *(neutralise_csv(h) for h in input_headers)])
+        writer.writerow([*columns, *(neutralise_csv(h) for h in input_headers)])
         for row in rows:
             out: list[str] = []
-            for name, value in _cells(row, len(input_headers)):
+            for name, value in _cells(row, len(input_headers), columns):
                 if value is None:
                     out.append("")
                 elif name in NUMERIC_COLUMNS:
@@ -133,7 +203,66 @@ def _write_csv(path: Path, rows: Iterable[Mapping[str, Any]], input_headers: Seq
                     out.append(neutralise_csv(str(value)))
             writer.writerow(out)
             count += 1
-    return count
+    return rows.count if isinstance(rows, _Counted) else count
+
+
+class _Book:
+    """An xlsxwriter workbook in constant-memory mode with the formats every sheet uses."""
+
+    def __init__(self, path: Path) -> None:
+        self.workbook = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        self.header = self.workbook.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1})
+        self.quoted = self.workbook.add_format({"quote_prefix": True})
+        self.confidence = self.workbook.add_format({"num_format": "0.00"})
+
+    def sheet(self, name: str, headers: Sequence[str]) -> Any:
+        sheet = self.workbook.add_worksheet(name)
+        for col, header in enumerate(headers):
+            sheet.write_string(0, col, header, self.header)
+        sheet.freeze_panes(1, 0)
+        return sheet
+
+    def results_sheet(self, name: str, input_headers: Sequence[str]) -> Any:
+        sheet = self.sheet(name, [*RESULT_COLUMNS, *input_headers])
+        sheet.set_column(0, 0, 7)
+        sheet.set_column(1, 4, 16)
+        sheet.set_column(9, 9, 40)
+        return sheet
+
+    def write_row(self, sheet: Any, r: int, cells: Iterable[tuple[str, Any]]) -> None:
+        """Numbers as numbers, everything else as text (formula-like text quote-prefixed)."""
+        for col, (name, value) in enumerate(cells):
+            if value is None or value == "":
+                continue
+            if name in NUMERIC_COLUMNS:
+                number = _number(value)
+                if number is not None:
+                    fmt = self.confidence if name == "match_confidence" else None
+                    sheet.write_number(r, col, number, fmt)
+                continue
+            text = str(value)
+            if is_formula_like(text):
+                sheet.write_string(r, col, text, self.quoted)
+            else:
+                sheet.write_string(r, col, text)
+
+    def summary(self, summary: Sequence[tuple[str, str]]) -> None:
+        sheet = self.sheet("Summary", ["Tile", "Value"])
+        sheet.set_column(0, 0, 24)
+        sheet.set_column(1, 1, 40)
+        for i, (label, value) in enumerate(summary, start=1):
+            self.write_row(sheet, i, [("", label), ("", value)])
+
+    def close(self) -> None:
+        self.workbook.close()
 
 
 def _write_xlsx(
@@ -142,54 +271,72 @@ def _write_xlsx(
     input_headers: Sequence[str],
     summary: Sequence[tuple[str, str]],
 ) -> int:
-    workbook = xlsxwriter.Workbook(
-        str(path),
-        {
-            "constant_memory": True,
-            "strings_to_numbers": False,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-        },
-    )
+    book = _Book(path)
     try:
-        header_fmt = workbook.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1})
-        quoted = workbook.add_format({"quote_prefix": True})
-        confidence_fmt = workbook.add_format({"num_format": "0.00"})
-        sheet = workbook.add_worksheet("Results")
-        headers = [*RESULT_COLUMNS, *input_headers]
-        for col, name in enumerate(headers):
-            sheet.write_string(0, col, name, header_fmt)
-        sheet.freeze_panes(1, 0)
-        sheet.set_column(0, 0, 7)
-        sheet.set_column(1, 4, 16)
-        sheet.set_column(9, 9, 40)
+        sheet = book.results_sheet("Results", input_headers)
         count = 0
         n_inputs = len(input_headers)
-        for row in rows:
-            count += 1
-            r = count
-            for col, (name, value) in enumerate(_cells(row, n_inputs)):
-                if value is None or value == "":
-                    continue
-                if name in NUMERIC_COLUMNS:
-                    number = _number(value)
-                    if number is not None:
-                        fmt = confidence_fmt if name == "match_confidence" else None
-                        sheet.write_number(r, col, number, fmt)
-                    continue
-                text = str(value)
-                if is_formula_like(text):
-                    sheet.write_string(r, col, text, quoted)
-                else:
-                    sheet.write_string(r, col, text)
-        summary_sheet = workbook.add_worksheet("Summary")
-        summary_sheet.write_string(0, 0, "Tile", header_fmt)
-        summary_sheet.write_string(0, 1, "Value", header_fmt)
-        summary_sheet.set_column(0, 0, 24)
-        summary_sheet.set_column(1, 1, 40)
-        for i, (label, value) in enumerate(summary, start=1):
-            summary_sheet.write_string(i, 0, label)
-            summary_sheet.write_string(i, 1, value, quoted if is_formula_like(value) else None)
+        for count, row in enumerate(rows, start=1):
+            book.write_row(sheet, count, _cells(row, n_inputs))
+        book.summary(summary)
     finally:
-        workbook.close()
+        book.close()
+    return count
+
+
+def _overview_cells(
+    group: list[Mapping[str, Any]], marketplaces: Sequence[str], n_inputs: int
+) -> Iterator[tuple[str, Any]]:
+    first = group[0]
+    by_market = {r.get("marketplace"): r for r in group}
+    for name in OVERVIEW_ID_COLUMNS:
+        yield name, first.get(name)
+    yield "available_on", first.get("available_on")
+    yield "found_on_count", sum(1 for r in group if r.get("status") == "matched")
+    for market in marketplaces:
+        result = by_market.get(market, {})
+        for name in OVERVIEW_MARKET_COLUMNS:
+            yield name, result.get(name)
+    yield "supplier_price", first.get("supplier_price")
+    values = list(first.get("input_values") or ())
+    values += [""] * (n_inputs - len(values))
+    for value in values[:n_inputs]:
+        yield "", value
+
+
+def _write_xlsx_multi(
+    path: Path,
+    groups: Iterable[list[Mapping[str, Any]]],
+    input_headers: Sequence[str],
+    summary: Sequence[tuple[str, str]],
+    marketplaces: Sequence[str],
+) -> int:
+    book = _Book(path)
+    try:
+        overview = book.sheet(
+            OVERVIEW_SHEET,
+            [
+                *OVERVIEW_ID_COLUMNS,
+                "available_on",
+                "found_on_count",
+                *(f"{m} {name}" for m in marketplaces for name in OVERVIEW_MARKET_COLUMNS),
+                "supplier_price",
+                *input_headers,
+            ],
+        )
+        overview.set_column(0, 0, 7)
+        overview.set_column(1, 5, 16)
+        # constant-memory mode writes each sheet row by row; the sheets may take turns
+        sheets = {m: book.results_sheet(f"Results {m}", input_headers) for m in marketplaces}
+        count = 0
+        n_inputs = len(input_headers)
+        for count, group in enumerate(groups, start=1):
+            book.write_row(overview, count, _overview_cells(group, marketplaces, n_inputs))
+            for result in group:
+                sheet = sheets.get(result.get("marketplace") or "")
+                if sheet is not None:
+                    book.write_row(sheet, count, _cells(result, n_inputs))
+        book.summary(summary)
+    finally:
+        book.close()
     return count

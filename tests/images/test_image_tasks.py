@@ -71,6 +71,7 @@ def add_item(
         item = JobItem(
             job_id=job_id,
             row_no=row_no,
+            marketplace="FR",
             input_code=gtin[1:],
             gtin=gtin,
             status=status,

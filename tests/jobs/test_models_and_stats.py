@@ -37,9 +37,9 @@ def test_migrations_build_every_table(any_db: Database) -> None:
 def test_an_item_is_unique_per_job_and_row(any_db: Database) -> None:
     job_id = _job(any_db)
     with any_db.unit_of_work() as session:
-        session.add(JobItem(job_id=job_id, row_no=1, input_code="1"))
+        session.add(JobItem(job_id=job_id, row_no=1, marketplace="FR", input_code="1"))
     with pytest.raises(IntegrityError), any_db.unit_of_work() as session:
-        session.add(JobItem(job_id=job_id, row_no=1, input_code="1"))
+        session.add(JobItem(job_id=job_id, row_no=1, marketplace="FR", input_code="1"))
 
 
 def test_statistics_tiles_add_up_from_the_items(any_db: Database) -> None:
@@ -62,7 +62,7 @@ def test_statistics_tiles_add_up_from_the_items(any_db: Database) -> None:
     ]
     with any_db.unit_of_work() as session:
         for n, values in enumerate(rows, start=1):
-            session.add(JobItem(job_id=job_id, row_no=n, input_code=str(n), **values))
+            session.add(JobItem(job_id=job_id, row_no=n, marketplace="FR", input_code=str(n), **values))
     with any_db.unit_of_work() as session:
         stats = job_statistics(session, job_id)
     assert stats.total == 7

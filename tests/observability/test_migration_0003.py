@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import func, inspect, select
 
-from code2asin.db import Database, alembic_config
+from code2asin.db import Database
+from code2asin.db import migrate as migrate_engine
 from code2asin.jobs.models import Job, JobItem
 
 NEW_INDEXES = {
@@ -21,10 +21,7 @@ NEW_INDEXES = {
 
 
 def migrate(db: Database, direction: str, revision: str) -> None:
-    cfg = alembic_config(db.engine.url.render_as_string(hide_password=False))
-    with db.engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        getattr(command, direction)(cfg, revision)
+    migrate_engine(db.engine, direction, revision)
 
 
 def schema(db: Database) -> tuple[dict[str, set[str]], set[str]]:
@@ -38,7 +35,7 @@ def test_migration_0003_upgrades_downgrades_and_upgrades_again_keeping_every_row
         job = Job(supplier_code="S1", source_filename="in.csv")
         session.add(job)
         session.flush()
-        session.add_all(JobItem(job_id=job.id, row_no=n, input_code=str(n)) for n in range(1, 4))
+        session.add_all(JobItem(job_id=job.id, row_no=n, marketplace="FR", input_code=str(n)) for n in range(1, 4))
     indexes, columns = schema(any_db)
     assert all(NEW_INDEXES[t] <= indexes[t] for t in NEW_INDEXES) and "stats_snapshot" in columns
 

@@ -22,6 +22,7 @@ def finished_job(db: Database) -> str:
                 JobItem(
                     job_id=job.id,
                     row_no=n,
+                    marketplace="FR",
                     input_code=str(n),
                     status=status,
                     match_type=match_type,
@@ -59,7 +60,7 @@ def test_a_current_snapshot_is_read_instead_of_scanning_the_rows(any_db: Databas
         stored = session.scalar(select(jobs_snapshot.c.stats_snapshot).where(jobs_snapshot.c.id == job_id))
         assert isinstance(stored, dict)
         snapshot = dict(stored)
-        snapshot["grid"] = [["matched", "manual", 1, 0, 0, 99, 99.0, 99]]  # planted: only a read shows it
+        snapshot["grid"] = [["FR", "matched", "manual", 1, 0, 0, 99, 99.0, 99]]  # planted: only a read shows it
         session.execute(
             update(jobs_snapshot).where(jobs_snapshot.c.id == job_id).values(stats_snapshot=snapshot)
         )

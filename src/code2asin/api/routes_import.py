@@ -52,10 +52,10 @@ def _new_job(
     from code2asin.providers.marketplaces import get_marketplace
     from code2asin.providers.plan import parse_plan
 
-    marketplace = (options.marketplace or settings.marketplace).upper()
+    asked = options.marketplaces or [options.marketplace or settings.marketplace]
     plan = options.provider or settings.provider
     try:
-        get_marketplace(marketplace)
+        marketplaces = list(dict.fromkeys(get_marketplace(code).code for code in asked))
         if amazon:
             parse_plan(plan)
     except (ValueError, ConfigurationError) as exc:
@@ -64,7 +64,8 @@ def _new_job(
     return service.NewJob(
         supplier_code=supplier_code,
         mode=JobMode.AMAZON if amazon else JobMode.DIRECT,
-        marketplace=marketplace,
+        marketplace=marketplaces[0],
+        marketplaces=marketplaces,
         provider_plan=plan,
         source_filename="",
         options=service.JobOptions(

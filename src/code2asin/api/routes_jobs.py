@@ -116,6 +116,7 @@ def results(
     principal: CurrentPrincipal,
     match_type: MatchType | None = None,
     status: ResultStatus | None = None,
+    marketplace: Annotated[str | None, Query(min_length=2, max_length=8, description="e.g. DE")] = None,
     page: Page = 1,
     limit: PerPage = 50,
 ) -> dict[str, Any]:
@@ -127,6 +128,7 @@ def results(
         suppliers=principal.supplier_scope,
         match_type=match_type,
         status=status,
+        marketplace=marketplace.upper() if marketplace else None,
         page=page,
         limit=limit,
     )
@@ -186,8 +188,13 @@ def validate(
     body: schemas.ValidateRequest,
     state: StateDep,
     principal: CurrentPrincipal,
+    marketplace: Annotated[
+        str | None, Query(min_length=2, max_length=8, description="Needed when the job has several")
+    ] = None,
 ) -> dict[str, Any]:
     with state.db.unit_of_work() as session:
         queries.visible_job(session, job_id, principal.supplier_scope)
-        item = service.validate_item(session, job_id, body.asin, principal.actor, row_no=row)
+        item = service.validate_item(
+            session, job_id, body.asin, principal.actor, row_no=row, marketplace=marketplace
+        )
         return queries.result_item(item, state.storage.url)

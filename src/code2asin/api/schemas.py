@@ -38,6 +38,11 @@ class ImportOptions(BaseModel):
     max_images_per_product: int = Field(default=10, ge=1, le=50)
     image_mode: Literal["replace", "append", "skip"] = "replace"
     marketplace: str | None = Field(default=None, max_length=8)
+    marketplaces: list[Annotated[str, Field(min_length=2, max_length=8)]] | None = Field(
+        default=None,
+        max_length=22,
+        description="Several marketplaces (e.g. [\"FR\", \"DE\", \"IT\"]): one result per row on each.",
+    )
     provider: str | None = Field(default=None, max_length=100, description="Provider plan, e.g. sandbox.")
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
@@ -93,13 +98,31 @@ class TimelineEvent(BaseModel):
     detail: dict[str, Any] | None
 
 
+class PlanStage(BaseModel):
+    provider: str
+    role: str
+
+
+class Availability(BaseModel):
+    """Where the rows of a several-marketplace job were found."""
+
+    rows: int
+    marketplaces: list[str]
+    on_every_marketplace: int
+    on_some_marketplaces: int
+    on_no_marketplace: int
+    by_count: dict[str, int] = Field(description="Rows per number of marketplaces they were found on.")
+
+
 class JobDetails(BaseModel):
     id: str
     supplier_code: str
     status: str
     mode: str
     marketplace: str
+    marketplaces: list[str]
     provider_plan: str
+    plan_stages: list[PlanStage]
     options: dict[str, Any]
     source_filename: str
     source_info: dict[str, Any]
@@ -117,6 +140,8 @@ class JobDetails(BaseModel):
     completed_at: Utc | None
     duration_seconds: float | None
     statistics: JobStatisticsOut
+    statistics_by_marketplace: dict[str, JobStatisticsOut]
+    availability: Availability | None
     timeline: list[TimelineEvent]
     allowed_actions: list[str]
 
@@ -154,6 +179,7 @@ class CandidateOut(BaseModel):
 class ResultItem(BaseModel):
     id: int
     row: int
+    marketplace: str
     product_ean: str | None
     input_code: str
     code_type: str | None
@@ -174,6 +200,13 @@ class ResultItem(BaseModel):
     error_type: str | None
     error_message: str | None
     candidates: list[CandidateOut]
+    field_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Which provider supplied each field, e.g. {\"amazon_rating\": \"keepa\"}.",
+    )
+    available_on: list[str] | None = Field(
+        default=None, description="Several-marketplace jobs: the marketplaces this row was found on."
+    )
 
 
 class ResultsPage(BaseModel):
@@ -191,6 +224,7 @@ class ResultsPage(BaseModel):
     filtered_total: int
     page: int
     limit: int
+    marketplaces: list[str]
     items: list[ResultItem]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from code2asin.config import Settings
 from code2asin.db import Database
@@ -19,7 +20,7 @@ from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
 from code2asin.jobs.runner import ChunkRunner, Plan
 from code2asin.jobs.stats import job_statistics
-from code2asin.providers.plan import build_plan
+from code2asin.providers.plan import build_plans
 from code2asin.storage import open_storage
 
 
@@ -30,6 +31,8 @@ class ConvertRequest:
     mode: str = "amazon"
     provider_plan: str = "sandbox"
     marketplace: str = "FR"
+    #: several marketplaces: one result per input row on each (``marketplace`` is ignored then)
+    marketplaces: tuple[str, ...] = ()
     supplier_code: str = "DEFAULT"
     download_images: bool = False
     max_images: int = 10
@@ -45,6 +48,9 @@ class ConvertResult:
     rows: int
     tiles: list[tuple[str, str]]
     error_message: str | None = None
+    #: several-marketplace jobs: each marketplace's tiles, and the "available on" summary
+    by_marketplace: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    availability: dict[str, Any] | None = None
 
 
 def run_convert(
@@ -61,17 +67,19 @@ def run_convert(
     """
     mode = JobMode(request.mode)
     table = table_opener(request.input_path)
-    plan = None
+    marketplaces = list(dict.fromkeys(m.upper() for m in (request.marketplaces or [request.marketplace])))
+    plans: dict[str, Plan] = {}
     if mode is JobMode.AMAZON:
         # fail on a bad plan or missing credentials before any job exists
-        plan = build_plan(settings, request.provider_plan, request.marketplace)
+        plans = build_plans(settings, request.provider_plan, marketplaces)
     db = Database.from_settings(settings)
     try:
         db.upgrade()
         new = service.NewJob(
             supplier_code=request.supplier_code,
             mode=mode,
-            marketplace=request.marketplace,
+            marketplace=marketplaces[0],
+            marketplaces=marketplaces,
             provider_plan=request.provider_plan,
             source_filename=request.input_path.name,
             options=service.JobOptions(
@@ -86,7 +94,7 @@ def run_convert(
         with db.unit_of_work() as session:
             job = service.get_job(session, job_id)
             service.transition(session, job, JobAction.START, actor="cli")
-        if plan is None:
+        if not plans:
             with db.unit_of_work() as session:
                 job = service.get_job(session, job_id)
                 service.refresh_counters(session, job)
@@ -95,22 +103,24 @@ def run_convert(
                 service.transition(session, job, JobAction.COMPLETE, actor="cli")
         else:
             cache = LookupCacheStore(db, settings.cache_ttl_seconds, settings.price_cache_ttl_seconds)
-            runner = ChunkRunner(db, plan, cache, worker_id="cli")
+            runner = ChunkRunner(
+                db, plans[marketplaces[0]], cache, worker_id="cli", plan_for=plans.__getitem__
+            )
             runner.complete_if_finished(job_id)  # a file without any valid code has nothing to look up
             if run_job(db, runner, job_id, on_progress=on_process) is PoolOutcome.WAITING:
                 give_up_waiting_rows(db, job_id, runner)
             if request.download_images:
-                copy_images(settings, db, plan)
+                copy_images(settings, db, *plans.values())
         return export_job(db, job_id, request.output_path)
     finally:
-        if plan is not None:
+        for plan in plans.values():
             plan.close()
         db.dispose()
 
 
-def copy_images(settings: Settings, db: Database, plan: Plan, concurrency: int = 8) -> None:
-    """Run every image copy owed (the embedded path of the images queue) with the plan's image hosts."""
-    fetcher = ImageFetcher([*settings.image_hosts, *plan.image_hosts])
+def copy_images(settings: Settings, db: Database, *plans: Plan, concurrency: int = 8) -> None:
+    """Run every image copy owed (the embedded path of the images queue) with the plans' image hosts."""
+    fetcher = ImageFetcher([*settings.image_hosts, *(h for plan in plans for h in plan.image_hosts)])
     try:
         ImageCopier(db, open_storage(settings), fetcher).run_due(concurrency)
     finally:
@@ -119,16 +129,19 @@ def copy_images(settings: Settings, db: Database, plan: Plan, concurrency: int =
 
 def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
     """Write the job's results file and return its outcome."""
+    from code2asin.jobs.queries import job_availability
+
     with db.unit_of_work() as session:
         job = service.get_job(session, job_id)
         stats = job_statistics(session, job_id)
+        marketplaces = job.marketplace_list
         headers = list(job.source_info.get("headers") or [])
         extra = [
             ("Job", job.id),
             ("Status", job.status),
             ("Supplier", job.supplier_code),
             ("Mode", job.mode),
-            ("Marketplace", job.marketplace),
+            ("Marketplace" if len(marketplaces) == 1 else "Marketplaces", ", ".join(marketplaces)),
             ("Provider plan", job.provider_plan),
             ("Source file", job.source_filename),
             ("Matched", f"{stats.matched:,}"),
@@ -136,11 +149,38 @@ def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
             ("Invalid", f"{stats.invalid:,}"),
             ("Failed", f"{stats.failed:,}"),
         ]
-        rows = write_results(output_path, service.export_rows(session, job_id), headers, stats.tiles(), extra)
+        by_marketplace: dict[str, list[tuple[str, str]]] = {}
+        availability = job_availability(session, job)
+        if availability is not None:
+            for market in marketplaces:
+                by_marketplace[market] = job_statistics(session, job_id, market).tiles()
+                extra += [(f"{market} · {label}", value) for label, value in by_marketplace[market]]
+            extra += availability_lines(availability)
+        rows = write_results(
+            output_path,
+            service.export_rows(session, job_id),
+            headers,
+            stats.tiles(),
+            extra,
+            marketplaces=marketplaces,
+        )
         return ConvertResult(
             job_id=job.id,
             status=job.status,
             rows=rows,
             tiles=stats.tiles(),
             error_message=job.error_message if job.status != JobStatus.COMPLETED else None,
+            by_marketplace=by_marketplace,
+            availability=availability,
         )
+
+
+def availability_lines(availability: dict[str, Any]) -> list[tuple[str, str]]:
+    """The "available on" summary as (label, value) lines for the Summary sheet and the CLI."""
+    n = len(availability["marketplaces"])
+    return [
+        ("Input rows", f"{availability['rows']:,}"),
+        (f"Found on all {n} marketplaces", f"{availability['on_every_marketplace']:,}"),
+        ("Found on some marketplaces", f"{availability['on_some_marketplaces']:,}"),
+        ("Found on no marketplace", f"{availability['on_no_marketplace']:,}"),
+    ]

@@ -79,33 +79,42 @@ class EmbeddedDispatcher:
             future.result(timeout=timeout)
 
     def _run(self, job_id: str) -> None:
-        from code2asin.providers.plan import build_plan
+        from code2asin.providers.plan import build_plans
 
         with self.db.unit_of_work() as session:
             job = session.get(Job, job_id)
             if job is None or job.status != JobStatus.PROCESSING:
                 return
-            plan_name, marketplace = job.provider_plan, job.marketplace
+            plan_name, marketplaces = job.provider_plan, job.marketplace_list
         try:
-            plan = build_plan(self.settings, plan_name, marketplace, limiter=self.limiter)
+            # every marketplace's plan up front: a missing credential fails the job before any lookup
+            plans = build_plans(self.settings, plan_name, marketplaces, limiter=self.limiter)
         except Exception as exc:  # a configuration fault fails the job with its sentence
             fail_job(self.db, job_id, str(exc), actor="embedded", now=utcnow())
             return
+        plan = plans[marketplaces[0]]
         cache = LookupCacheStore(
             self.db, self.settings.cache_ttl_seconds, self.settings.price_cache_ttl_seconds
         )
         try:
-            runner = ChunkRunner(self.db, plan, cache, worker_id=f"embedded-{threading.get_ident()}")
+            runner = ChunkRunner(
+                self.db,
+                plan,
+                cache,
+                worker_id=f"embedded-{threading.get_ident()}",
+                plan_for=plans.__getitem__,
+            )
             runner.complete_if_finished(job_id)
             run_job(self.db, runner, job_id, workers=self.chunk_workers)
             if self._wants_images(job_id):
                 from code2asin.jobs.convert import copy_images
 
-                copy_images(self.settings, self.db, plan)
+                copy_images(self.settings, self.db, *plans.values())
         except Exception:
             log.exception("job.run.crashed", extra={"job_id": job_id})
         finally:
-            plan.close()
+            for built in plans.values():
+                built.close()
 
     def _wants_images(self, job_id: str) -> bool:
         with self.db.unit_of_work() as session:

@@ -86,7 +86,11 @@ class Job(Base):
     supplier_code: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.PENDING, index=True)
     mode: Mapped[str] = mapped_column(String(20), default=JobMode.AMAZON)
+    #: the job's first (or only) marketplace
     marketplace: Mapped[str] = mapped_column(String(8), default="FR")
+    #: every marketplace of a several-marketplace job, in the order asked (NULL: just ``marketplace``;
+    #: migration 0005)
+    marketplaces: Mapped[list[str] | None] = mapped_column(NullableJSON)
     provider_plan: Mapped[str] = mapped_column(String(100), default="sandbox")
     options: Mapped[dict[str, Any]] = mapped_column(NullableJSON, default=dict)
     source_filename: Mapped[str] = mapped_column(String(500))
@@ -109,13 +113,22 @@ class Job(Base):
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
+    @property
+    def marketplace_list(self) -> list[str]:
+        """The job's marketplaces in order (one for most jobs)."""
+        return list(self.marketplaces or [self.marketplace])
+
 
 class JobItem(Base):
-    """One input data row and its result. Unique on (job_id, row_no) so a chunk can run twice."""
+    """One input data row's result on one marketplace.
+
+    Unique on (job_id, row_no, marketplace) so a chunk can run twice; a job on several marketplaces has one
+    item per row and marketplace.
+    """
 
     __tablename__ = "job_items"
     __table_args__ = (
-        UniqueConstraint("job_id", "row_no", name="uq_job_items_job_row"),
+        UniqueConstraint("job_id", "row_no", "marketplace", name="uq_job_items_job_row_marketplace"),
         Index("ix_job_items_job_status", "job_id", "status"),
         Index("ix_job_items_job_gtin", "job_id", "gtin"),
     )
@@ -123,6 +136,7 @@ class JobItem(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     row_no: Mapped[int] = mapped_column(Integer)
+    marketplace: Mapped[str] = mapped_column(String(8))
     chunk_no: Mapped[int] = mapped_column(Integer, default=0)
     input_code: Mapped[str] = mapped_column(Text, default="")
     code_type: Mapped[str | None] = mapped_column(String(10))
@@ -144,6 +158,8 @@ class JobItem(Base):
     detail_page_url: Mapped[str | None] = mapped_column(Text)
     #: every candidate with its reasons: [{"asin", "score", "match_type", "reasons": [...]}]
     candidates: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    #: which provider supplied each field of the result: {"amazon_title": "creators", ...}
+    field_sources: Mapped[dict[str, str] | None] = mapped_column(NullableJSON)
     supplier_title: Mapped[str | None] = mapped_column(Text)
     supplier_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     supplier_sku: Mapped[str | None] = mapped_column(String(200))
@@ -166,6 +182,7 @@ class ConversionLog(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     row_no: Mapped[int | None] = mapped_column(Integer)
+    marketplace: Mapped[str | None] = mapped_column(String(8))
     timestamp: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     level: Mapped[str] = mapped_column(String(10), default="info")
     input_code: Mapped[str | None] = mapped_column(Text)
@@ -206,6 +223,8 @@ class JobChunk(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     chunk_no: Mapped[int] = mapped_column(Integer)
+    #: the marketplace this chunk's rows are looked up on
+    marketplace: Mapped[str] = mapped_column(String(8))
     first_row: Mapped[int] = mapped_column(Integer)
     last_row: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=ChunkStatus.PENDING)

@@ -32,12 +32,12 @@ from sqlalchemy.orm import Session
 from code2asin.errors import ERROR_DESCRIPTIONS, RETRY_BACKOFF_MINUTES, ErrorType, NotFoundError
 from code2asin.jobs.lifecycle import allowed_actions
 from code2asin.jobs.models import ConversionLog, ItemStatus, Job, JobEvent, JobItem, JobStatus, utcnow
-from code2asin.jobs.service import duration_seconds
+from code2asin.jobs.service import InvalidValueError, duration_seconds
 from code2asin.jobs.stats import JobStatistics
 
 TIMELINE_LIMIT = 200
 UrlFor = Callable[[str], str | None]
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 #: ``jobs.stats_snapshot`` (migration 0003), reached through Core so the read side owns it
 _jobs_snapshot = table("jobs", column("id"), column("stats_snapshot", JSON(none_as_null=True)))
 
@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 # -- statistics: one grouped scan, cached while the rows do not change ------------------------------------
 
-#: one grid row: status, match_type, has_asin, has_images, has_price, rows, confidence sum, confidences
+#: one grid row: marketplace, status, match_type, has_asin, has_images, has_price, rows, confidence sum,
+#: confidences
 GridRow = list[Any]
 
 
@@ -57,6 +58,7 @@ def _grid_query(job_id: str) -> Any:
     flag_price = case((JobItem.amazon_price.is_not(None), 1), else_=0)
     return (
         select(
+            JobItem.marketplace,
             JobItem.status,
             JobItem.match_type,
             flag_asin,
@@ -68,21 +70,32 @@ def _grid_query(job_id: str) -> Any:
             func.max(JobItem.updated_at),
         )
         .where(JobItem.job_id == job_id)
-        .group_by(JobItem.status, JobItem.match_type, flag_asin, flag_images, flag_price)
+        .group_by(JobItem.marketplace, JobItem.status, JobItem.match_type, flag_asin, flag_images, flag_price)
     )
 
 
 def _grid(session: Session, job_id: str) -> tuple[list[GridRow], str | None]:
-    """The job's rows counted by (status, match_type, has ASIN, has images, has price), and the fingerprint.
+    """The job's rows counted by (marketplace, status, match_type, has ASIN, has images, has price), and the
+    fingerprint.
 
     One statement, so the fingerprint (newest ``updated_at``) and the counts come from one snapshot.
     """
     grid: list[GridRow] = []
     newest: Any = None
     result: list[Any] = list(session.execute(_grid_query(job_id)))
-    for status, match_type, a, i, p, rows, conf_sum, conf_count, changed in result:
+    for marketplace, status, match_type, a, i, p, rows, conf_sum, conf_count, changed in result:
         grid.append(
-            [status, match_type, int(a), int(i), int(p), int(rows), float(conf_sum or 0), int(conf_count)]
+            [
+                marketplace,
+                status,
+                match_type,
+                int(a),
+                int(i),
+                int(p),
+                int(rows),
+                float(conf_sum or 0),
+                int(conf_count),
+            ]
         )
         if changed is not None and (newest is None or changed > newest):
             newest = changed
@@ -94,14 +107,17 @@ def _fingerprint(session: Session, job_id: str) -> str | None:
     return None if newest is None else str(newest)
 
 
-def statistics_from_grid(grid: list[GridRow]) -> JobStatistics:
-    """The tiles from the grid (the same definitions as ``jobs.stats.job_statistics``)."""
+def statistics_from_grid(grid: list[GridRow], marketplace: str | None = None) -> JobStatistics:
+    """The tiles from the grid (the same definitions as ``jobs.stats.job_statistics``), over every
+    marketplace or over ``marketplace`` only."""
     counts = dict.fromkeys(("matched", "not_found", "invalid", "failed", "pending"), 0)
     total = with_asin = with_images = with_price = 0
     by_match = dict.fromkeys(("exact", "partial", "fuzzy", "manual"), 0)
     conf_sum = 0.0
     conf_count = 0
-    for status, match_type, has_asin, has_images, has_price, rows, c_sum, c_count in grid:
+    for market, status, match_type, has_asin, has_images, has_price, rows, c_sum, c_count in grid:
+        if marketplace is not None and market != marketplace:
+            continue
         total += rows
         if status in counts:
             counts[status] += rows
@@ -127,11 +143,20 @@ def statistics_from_grid(grid: list[GridRow]) -> JobStatistics:
     )
 
 
-def _filtered_total(grid: list[GridRow], match_type: str | None, status: str | None) -> int:
+def statistics_by_marketplace(grid: list[GridRow], marketplaces: list[str]) -> dict[str, JobStatistics]:
+    """The tiles of each of ``marketplaces`` (in that order) from one grid."""
+    return {m: statistics_from_grid(grid, m) for m in marketplaces}
+
+
+def _filtered_total(
+    grid: list[GridRow], match_type: str | None, status: str | None, marketplace: str | None = None
+) -> int:
     return sum(
-        row[5]
+        row[6]
         for row in grid
-        if (match_type is None or row[1] == match_type) and (status is None or row[0] == status)
+        if (match_type is None or row[2] == match_type)
+        and (status is None or row[1] == status)
+        and (marketplace is None or row[0] == marketplace)
     )
 
 
@@ -184,6 +209,41 @@ def job_grid(session: Session, job: Job) -> list[GridRow]:
     if job.status != JobStatus.PROCESSING:
         _fill_snapshot_aside(session, job.id, grid, fingerprint)
     return grid
+
+
+def job_availability(session: Session, job: Job) -> dict[str, Any] | None:
+    """For a job on several marketplaces, the "available on" summary; None for a one-marketplace job.
+
+    ``rows``: input rows; ``on_every_marketplace`` / ``on_some_marketplaces`` / ``on_no_marketplace``: rows
+    matched on all, some or none of the job's marketplaces; ``by_count``: rows per number of marketplaces
+    (``{"0": .., "1": .., ...}``). One grouped query over the job's items.
+    """
+    marketplaces = job.marketplace_list
+    if len(marketplaces) < 2:
+        return None
+    per_row = (
+        select(
+            JobItem.row_no,
+            func.sum(case((JobItem.status == ItemStatus.MATCHED, 1), else_=0)).label("n"),
+        )
+        .where(JobItem.job_id == job.id)
+        .group_by(JobItem.row_no)
+        .subquery()
+    )
+    by_count: dict[int, int] = {}
+    for n, rows_found in session.execute(select(per_row.c.n, func.count()).group_by(per_row.c.n)):
+        by_count[int(n or 0)] = int(rows_found)
+    rows = sum(by_count.values())
+    every = by_count.get(len(marketplaces), 0)
+    none = by_count.get(0, 0)
+    return {
+        "rows": rows,
+        "marketplaces": marketplaces,
+        "on_every_marketplace": every,
+        "on_some_marketplaces": rows - every - none,
+        "on_no_marketplace": none,
+        "by_count": {str(k): by_count.get(k, 0) for k in range(len(marketplaces) + 1)},
+    }
 
 
 def current_statistics(session: Session, job: Job) -> JobStatistics:
@@ -246,7 +306,9 @@ def list_jobs(
 def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None = None) -> dict[str, Any]:
     """Everything the details page shows: counters, the 8 tiles' numbers, timeline, options, actions."""
     job = visible_job(session, job_id, suppliers)
-    stats = current_statistics(session, job)
+    grid = job_grid(session, job)
+    stats = statistics_from_grid(grid)
+    marketplaces = job.marketplace_list
     events = session.scalars(
         select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id.desc()).limit(TIMELINE_LIMIT)
     )
@@ -268,7 +330,9 @@ def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None 
         "status": job.status,
         "mode": job.mode,
         "marketplace": job.marketplace,
+        "marketplaces": marketplaces,
         "provider_plan": job.provider_plan,
+        "plan_stages": plan_stages(job.provider_plan),
         "options": job.options or {},
         "source_filename": job.source_filename,
         "source_info": job.source_info or {},
@@ -286,6 +350,10 @@ def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None 
         "completed_at": job.completed_at,
         "duration_seconds": duration_seconds(job),
         "statistics": stats.as_dict(),
+        "statistics_by_marketplace": {
+            m: st.as_dict() for m, st in statistics_by_marketplace(grid, marketplaces).items()
+        },
+        "availability": job_availability(session, job),
         "timeline": timeline,
         "allowed_actions": [a.value for a in allowed_actions(job.status)],
     }
@@ -295,6 +363,7 @@ def result_item(item: JobItem, url_for: UrlFor) -> dict[str, Any]:
     return {
         "id": item.id,
         "row": item.row_no,
+        "marketplace": item.marketplace,
         "product_ean": item.product_ean,
         "input_code": item.input_code,
         "code_type": item.code_type,
@@ -315,6 +384,7 @@ def result_item(item: JobItem, url_for: UrlFor) -> dict[str, Any]:
         "error_type": item.error_type,
         "error_message": item.error_message,
         "candidates": list(item.candidates or []),
+        "field_sources": dict(item.field_sources or {}),
     }
 
 
@@ -326,36 +396,61 @@ def results_page(
     suppliers: frozenset[str] | None = None,
     match_type: str | None = None,
     status: str | None = None,
+    marketplace: str | None = None,
     page: int = 1,
     limit: int = 50,
 ) -> dict[str, Any]:
     """The seed's results: the job's tiles (over every row) and one page of rows in input order.
 
     ``total`` is the job's row count (the seed's meaning); ``filtered_total`` counts the rows that match
-    the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``).
+    the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``). A job on several
+    marketplaces has one result per row and marketplace, in (row, marketplace) order; ``marketplace``
+    keeps one of them, and the tiles are then that marketplace's.
     """
     job = visible_job(session, job_id, suppliers)
     grid = job_grid(session, job)
-    stats = statistics_from_grid(grid)
+    marketplaces = job.marketplace_list
+    if marketplace is not None and marketplace not in marketplaces:
+        raise InvalidValueError(
+            f"Job {job.id} runs on {', '.join(marketplaces)}, not {marketplace}: choose one of those."
+        )
+    stats = statistics_from_grid(grid, marketplace)
     where: list[ColumnElement[bool]] = [JobItem.job_id == job.id]
+    if marketplace is not None:
+        where.append(JobItem.marketplace == marketplace)
     if match_type is not None:
         where.append(JobItem.match_type == match_type)
     if status is not None:
         where.append(JobItem.status == status)
-    filtered = _filtered_total(grid, match_type, status)
+    filtered = _filtered_total(grid, match_type, status, marketplace)
     # The page's ids first (an index-only walk of (job_id, match_type|status, row_no) INCLUDE id on
     # PostgreSQL), then only those rows: a deep OFFSET skips index entries, not table rows.
     page_ids = (
         select(JobItem.id)
         .where(*where)
-        .order_by(JobItem.row_no)
+        .order_by(JobItem.row_no, JobItem.marketplace)
         .offset(_offset(page, limit))
         .limit(limit)
         .subquery()
     )
-    rows = session.scalars(
-        select(JobItem).join(page_ids, JobItem.id == page_ids.c.id).order_by(JobItem.row_no)
+    rows = list(
+        session.scalars(
+            select(JobItem)
+            .join(page_ids, JobItem.id == page_ids.c.id)
+            .order_by(JobItem.row_no, JobItem.marketplace)
+        )
     )
+    available = (
+        _in_job_order(_available_on(session, job.id, [r.row_no for r in rows]), marketplaces)
+        if len(marketplaces) > 1
+        else {}
+    )
+    items = []
+    for item in rows:
+        result = result_item(item, url_for)
+        if len(marketplaces) > 1:
+            result["available_on"] = available.get(item.row_no, [])
+        items.append(result)
     return {
         "job_id": job.id,
         "job_status": job.status,
@@ -371,8 +466,37 @@ def results_page(
         "filtered_total": filtered,
         "page": page,
         "limit": limit,
-        "items": [result_item(item, url_for) for item in rows],
+        "marketplaces": marketplaces,
+        "items": items,
     }
+
+
+def _available_on(session: Session, job_id: str, rows: list[int]) -> dict[int, list[str]]:
+    """The marketplaces each of ``rows`` is matched on (one query for the page)."""
+    found: dict[int, list[str]] = {}
+    if not rows:
+        return found
+    stmt = (
+        select(JobItem.row_no, JobItem.marketplace)
+        .where(JobItem.job_id == job_id, JobItem.row_no.in_(sorted(set(rows))))
+        .where(JobItem.status == ItemStatus.MATCHED)
+        .order_by(JobItem.row_no, JobItem.marketplace)
+    )
+    for row_no, marketplace in session.execute(stmt):
+        found.setdefault(row_no, []).append(marketplace)
+    return found
+
+
+def _in_job_order(found: dict[int, list[str]], marketplaces: list[str]) -> dict[int, list[str]]:
+    order = {m: k for k, m in enumerate(marketplaces)}
+    return {row: sorted(ms, key=lambda m: order.get(m, len(order))) for row, ms in found.items()}
+
+
+def plan_stages(plan: str) -> list[dict[str, str]]:
+    """What each provider of ``plan`` does, for the Configuration tab (``[{"provider", "role"}]``)."""
+    from code2asin.providers.plan import describe_plan
+
+    return describe_plan(plan)
 
 
 def logs_page(

@@ -90,9 +90,12 @@ class ChunkRunner:
         lease_seconds: int = 300,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
+        plan_for: Callable[[str], Plan] | None = None,
     ) -> None:
         self.db = db
+        #: the plan of the job's (first) marketplace; ``plan_for(marketplace)`` gives the others
         self.plan = plan
+        self.plan_for = plan_for
         self.cache = cache
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
@@ -164,7 +167,10 @@ class ChunkRunner:
                 return ChunkOutcome.RELEASED
             threshold = float((job.options or {}).get("confidence_threshold", 0.5))
             download_images = bool((job.options or {}).get("download_images"))
-            marketplace, mode = job.marketplace, job.mode
+            mode = job.mode
+            marketplace = session.scalar(
+                select(JobChunk.marketplace).where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
+            ) or job.marketplace
             now = self.clock()
             items = list(
                 session.scalars(
@@ -179,13 +185,14 @@ class ChunkRunner:
                 )
             )
         try:
+            plan = self.plan_for(marketplace) if self.plan_for is not None else self.plan
             keep_going = partial(self._keep_going, job_id, chunk_no, token)
             if mode == "reprice":  # price tracking: ASINs are known, only the price stage runs
                 from code2asin.pricing.reprice import reprice_chunk
 
-                updates, logs, stopped = reprice_chunk(self, keep_going, items, job_id)
+                updates, logs, stopped = reprice_chunk(self, plan, keep_going, items, job_id)
             else:
-                updates, logs, stopped = self._process(keep_going, items, marketplace, threshold)
+                updates, logs, stopped = self._process(plan, keep_going, items, marketplace, threshold)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
@@ -193,20 +200,25 @@ class ChunkRunner:
         return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images)
 
     def _process(
-        self, keep_going: Callable[[], bool], items: list[JobItem], marketplace: str, threshold: float
+        self,
+        plan: Plan,
+        keep_going: Callable[[], bool],
+        items: list[JobItem],
+        marketplace: str,
+        threshold: float,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         codes: dict[str, LookupCode] = {}
         for item in items:
             if item.gtin and item.gtin not in codes:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
-        outcomes, stopped = self._identify(keep_going, list(codes.values()), marketplace)
+        outcomes, stopped = self._identify(plan, keep_going, list(codes.values()), marketplace)
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
         asins = sorted({c.asin for o in outcomes.values() if o.error is None for c in o.candidates})
         enriched: dict[str, Candidate] = {}
         if asins and not stopped:
-            enriched, failures, stopped = self._enrich(keep_going, asins, marketplace)
+            enriched, failures, stopped = self._enrich(plan, keep_going, asins, marketplace)
             for gtin, outcome in list(outcomes.items()):
                 # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
                 # the row follows the retry schedule instead of being decided on partial data
@@ -245,9 +257,9 @@ class ChunkRunner:
         return updates, logs, stopped
 
     def _identify(
-        self, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
+        self, plan: Plan, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
     ) -> tuple[dict[str, LookupOutcome], bool]:
-        provider = self.plan.identify
+        provider = plan.identify
         outcomes: dict[str, LookupOutcome] = {}
         if self.cache is not None:
             cached = self.cache.get(provider.name, marketplace, (f"gtin:{c.gtin}" for c in codes))
@@ -280,12 +292,12 @@ class ChunkRunner:
         return outcomes, False
 
     def _enrich(
-        self, keep_going: Callable[[], bool], asins: list[str], marketplace: str
+        self, plan: Plan, keep_going: Callable[[], bool], asins: list[str], marketplace: str
     ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
         """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
         merged: dict[str, Candidate] = {}
         failures: dict[str, ProviderError] = {}
-        for stage in self.plan.enrich:
+        for stage in plan.enrich:
             found: dict[str, Candidate] = {}
             if self.cache is not None:
                 for key, payload in self.cache.get(
@@ -360,6 +372,7 @@ class ChunkRunner:
         log: dict[str, Any] = {
             "job_id": item.job_id,
             "row_no": item.row_no,
+            "marketplace": item.marketplace,
             "input_code": item.input_code,
             "code_type": item.code_type,
             "previous_asin": item.asin,
@@ -430,6 +443,7 @@ class ChunkRunner:
                 amazon_sales_rank=data.sales_rank,
                 amazon_images=data.images or None,
                 detail_page_url=data.detail_page_url,
+                field_sources=result_field_sources(data),
                 error_message=_note(item, decision.reason),
             )
             log.update(
@@ -657,6 +671,38 @@ def merge_candidates(base: Candidate | None, extra: Candidate | None) -> Candida
         merged.images = list(extra.images)
         merged.field_sources["images"] = extra.field_sources.get("images", extra.source)
     return merged
+
+
+#: a result column -> the Candidate field it comes from
+_RESULT_FIELDS = {
+    "asin": "asin",
+    "amazon_title": "title",
+    "amazon_brand": "brand",
+    "amazon_price": "price",
+    "amazon_currency": "currency",
+    "amazon_rating": "rating",
+    "amazon_review_count": "review_count",
+    "amazon_sales_rank": "sales_rank",
+    "amazon_images": "images",
+    "detail_page_url": "detail_page_url",
+}
+
+
+def result_field_sources(candidate: Candidate) -> dict[str, str] | None:
+    """Which provider supplied each filled result column of ``candidate`` (``{"amazon_title": "creators"}``).
+
+    A field the identify stage returned is credited to it, a gap filled by an enrich stage to that stage
+    (see ``merge_candidates``); the ASIN comes from the stage that identified the code.
+    """
+    sources: dict[str, str] = {}
+    for column, name in _RESULT_FIELDS.items():
+        value = getattr(candidate, name)
+        if value is None or value in ([], ""):
+            continue
+        source = candidate.field_sources.get(name) or candidate.source
+        if source:
+            sources[column] = source
+    return sources or None
 
 
 def _note(item: JobItem, reason: str) -> str | None:

@@ -11,7 +11,7 @@ caller commits, then dispatches the job when the action says so (``ActionResult.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -70,6 +70,12 @@ class NewJob:
     options: JobOptions = field(default_factory=JobOptions)
     source_key: str | None = None
     actor: str | None = None
+    #: a job on several marketplaces lists them all here (``marketplace`` is then the first)
+    marketplaces: Sequence[str] = ()
+
+    def marketplace_list(self) -> list[str]:
+        """The job's marketplaces in order, without repeats (``marketplace`` alone when none listed)."""
+        return list(dict.fromkeys(m.upper() for m in (self.marketplaces or [self.marketplace])))
 
 
 ProgressCallback = Callable[[int], None]
@@ -80,7 +86,9 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
     item: dict[str, Any] = {
         "job_id": job_id,
         "row_no": row.row_no,
+        "marketplace": None,  # set per marketplace by ``create_job``
         "chunk_no": (row.row_no - 1) // CHUNK_SIZE,
+        "field_sources": None,
         "input_code": parsed.raw,
         "code_type": parsed.code_type.value if parsed.code_type else None,
         "gtin": parsed.gtin,
@@ -122,6 +130,23 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
     return item
 
 
+def _checked_marketplaces(table: InputTable, new: NewJob) -> list[str]:
+    """The new job's marketplaces, once its mode and file are known to fit (else a one-sentence error)."""
+    marketplaces = new.marketplace_list()
+    if new.mode is JobMode.DIRECT and len(marketplaces) > 1:
+        raise InvalidValueError(
+            "Direct mode imports the ASINs of one marketplace: choose one marketplace, not "
+            f"{', '.join(marketplaces)}."
+        )
+    if new.mode is JobMode.DIRECT and table.columns.asin is None:
+        raise IngestError(
+            f"Direct mode needs an ASIN column next to the codes, and {table.path.name} has none: "
+            f"the headers "
+            f"are {', '.join(repr(h) for h in table.headers)}."
+        )
+    return marketplaces
+
+
 def create_job(
     db: Database, table: InputTable, new: NewJob, on_progress: ProgressCallback | None = None
 ) -> str:
@@ -130,19 +155,19 @@ def create_job(
     Rows are parsed and written in batches of ``INSERT_BATCH``. In direct mode each row's result is final
     at once (conflicting pairs for one code are flagged on every row involved). In Amazon mode valid rows
     wait in ``pending`` and are grouped in chunks of ``CHUNK_SIZE`` rows.
+
+    A job on several marketplaces gets one item per row and marketplace; chunk ``n * M + k`` holds rows
+    ``n*100+1 .. (n+1)*100`` on the ``k``-th of its ``M`` marketplaces, so the marketplaces of a row are
+    looked up side by side and the first rows are complete early.
     """
-    if new.mode is JobMode.DIRECT and table.columns.asin is None:
-        raise IngestError(
-            f"Direct mode needs an ASIN column next to the codes, and {table.path.name} has none: "
-            f"the headers "
-            f"are {', '.join(repr(h) for h in table.headers)}."
-        )
+    marketplaces = _checked_marketplaces(table, new)
     with db.unit_of_work() as session:
         job = Job(
             supplier_code=new.supplier_code,
             status=JobStatus.PENDING,
             mode=new.mode,
-            marketplace=new.marketplace,
+            marketplace=marketplaces[0],
+            marketplaces=marketplaces if len(marketplaces) > 1 else None,
             provider_plan=new.provider_plan if new.mode is JobMode.AMAZON else "direct",
             options=new.options.as_dict(),
             source_filename=new.source_filename,
@@ -160,18 +185,23 @@ def create_job(
     asins_by_gtin: dict[str, set[str]] = {}
     batch: list[dict[str, Any]] = []
     table_items = JobItem.table()
+    per_row = len(marketplaces)
     try:
         for row in table.rows():
             item = _item_from_row(job_id, row, new.mode)
             if item["status"] == ItemStatus.PENDING:
-                pending_chunks.add(item["chunk_no"])
+                pending_chunks.update(item["chunk_no"] * per_row + k for k in range(per_row))
             else:
-                ended += 1
-                matched += item["status"] == ItemStatus.MATCHED
+                ended += per_row
+                matched += per_row * (item["status"] == ItemStatus.MATCHED)
                 if new.mode is JobMode.DIRECT and item["asin"]:
                     asins_by_gtin.setdefault(item["gtin"], set()).add(item["asin"])
-            batch.append(item)
-            total += 1
+            for k, marketplace in enumerate(marketplaces):
+                one = item if k == per_row - 1 else dict(item)
+                one["marketplace"] = marketplace
+                one["chunk_no"] = item["chunk_no"] * per_row + k
+                batch.append(one)
+            total += per_row
             if len(batch) >= INSERT_BATCH:
                 with db.unit_of_work() as session:
                     session.execute(table_items.insert(), batch)
@@ -192,7 +222,7 @@ def create_job(
         conflicts = {g: a for g, a in asins_by_gtin.items() if len(a) > 1}
         if conflicts:
             matched -= _flag_direct_conflicts(session, job_id, conflicts)
-        insert_chunks(session, job_id, pending_chunks)
+        insert_chunks(session, job_id, pending_chunks, marketplaces)
         session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -206,18 +236,23 @@ def create_job(
     return job_id
 
 
-def insert_chunks(session: Session, job_id: str, chunk_numbers: Iterable[int]) -> None:
-    """Create the pending chunks ``chunk_numbers`` of a job (rows ``n*100+1 .. (n+1)*100``)."""
+def insert_chunks(
+    session: Session, job_id: str, chunk_numbers: Iterable[int], marketplaces: Sequence[str]
+) -> None:
+    """Create the pending chunks ``chunk_numbers`` of a job on ``marketplaces`` (see ``create_job``):
+    chunk ``c`` holds rows ``n*100+1 .. (n+1)*100`` on marketplace ``k`` where ``c = n * M + k``."""
+    per_row = len(marketplaces)
     rows = [
         {
             "job_id": job_id,
-            "chunk_no": n,
-            "first_row": n * CHUNK_SIZE + 1,
-            "last_row": (n + 1) * CHUNK_SIZE,
+            "chunk_no": c,
+            "marketplace": marketplaces[c % per_row],
+            "first_row": (c // per_row) * CHUNK_SIZE + 1,
+            "last_row": (c // per_row + 1) * CHUNK_SIZE,
             "status": ChunkStatus.PENDING,
             "attempts": 0,
         }
-        for n in sorted(set(chunk_numbers))
+        for c in sorted(set(chunk_numbers))
     ]
     if rows:
         session.execute(JobChunk.table().insert(), rows)
@@ -328,6 +363,7 @@ def _candidate_text(candidate: dict[str, Any]) -> str:
 
 _EXPORT_COLUMNS = (
     JobItem.row_no,
+    JobItem.marketplace,
     JobItem.input_code,
     JobItem.code_type,
     JobItem.gtin,
@@ -366,12 +402,13 @@ def export_rows(session: Session, job_id: str) -> Iterator[dict[str, Any]]:
     stmt = (
         select(*_EXPORT_COLUMNS)
         .where(JobItem.job_id == job_id)
-        .order_by(JobItem.row_no)
+        .order_by(JobItem.row_no, JobItem.marketplace)
         .execution_options(yield_per=5000)
     )
     for r in session.execute(stmt):
         yield {
             "row": r.row_no,
+            "marketplace": r.marketplace,
             "input_code": r.input_code,
             "code_type": r.code_type,
             "gtin": r.gtin,
@@ -548,11 +585,13 @@ def validate_item(
     *,
     row_no: int | None = None,
     item_id: int | None = None,
+    marketplace: str | None = None,
 ) -> JobItem:
     """Set a row's ASIN by hand: match_type ``manual``, confidence 1.0, status matched, logged.
 
-    The row is named by ``row_no`` (1-based input row) or ``item_id``. Raises ``InvalidValueError`` on a
-    malformed ASIN, ``NotFoundError`` on an unknown row, ``LifecycleError`` while the job is processing.
+    The row is named by ``row_no`` (1-based input row) or ``item_id``; on a job with several marketplaces a
+    ``row_no`` needs its ``marketplace``. Raises ``InvalidValueError`` on a malformed ASIN or a missing or
+    foreign marketplace, ``NotFoundError`` on an unknown row, ``LifecycleError`` while the job is processing.
     """
     job = get_job(session, job_id)
     if job.status == JobStatus.PROCESSING:
@@ -565,6 +604,17 @@ def validate_item(
         )
     where = [JobItem.job_id == job.id]
     where.append(JobItem.row_no == row_no if item_id is None else JobItem.id == item_id)
+    marketplaces = job.marketplace_list
+    if item_id is None:
+        chosen = (marketplace or (marketplaces[0] if len(marketplaces) == 1 else "")).upper()
+        if chosen not in marketplaces:
+            raise InvalidValueError(
+                f"Job {job.id} runs on {', '.join(marketplaces)}: say which marketplace row {row_no}'s ASIN "
+                "belongs to."
+                if not chosen
+                else f"Job {job.id} runs on {', '.join(marketplaces)}, not {chosen}."
+            )
+        where.append(JobItem.marketplace == chosen)
     item = session.scalar(select(JobItem).where(*where))
     if item is None:
         raise NotFoundError(f"Job {job.id} has no row {row_no if item_id is None else item_id}.")
@@ -573,6 +623,7 @@ def validate_item(
     item.match_type = "manual"
     item.match_confidence = 1.0
     item.status = ItemStatus.MATCHED
+    item.field_sources = {"asin": f"manual:{actor or 'unknown'}"}
     item.error_type = None
     item.error_message = None
     item.next_attempt_at = None
@@ -580,6 +631,7 @@ def validate_item(
         session,
         job.id,
         row_no=item.row_no,
+        marketplace=item.marketplace,
         input_code=item.input_code,
         code_type=item.code_type,
         previous_asin=previous,

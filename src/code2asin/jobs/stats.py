@@ -74,8 +74,8 @@ def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def job_statistics(session: Session, job_id: str) -> JobStatistics:
-    """One aggregate query over the job's items."""
+def job_statistics(session: Session, job_id: str, marketplace: str | None = None) -> JobStatistics:
+    """One aggregate query over the job's items (on ``marketplace`` only, when given)."""
     has_asin = (JobItem.status == ItemStatus.MATCHED) & JobItem.asin.is_not(None)
     stmt = select(
         func.count(JobItem.id),
@@ -94,6 +94,8 @@ def job_statistics(session: Session, job_id: str) -> JobStatistics:
         _count_if(has_asin & (JobItem.match_type == "manual")),
         func.avg(case((has_asin, JobItem.match_confidence), else_=None)),
     ).where(JobItem.job_id == job_id)
+    if marketplace is not None:
+        stmt = stmt.where(JobItem.marketplace == marketplace)
     row = session.execute(stmt).one()
     names = [f.name for f in fields(JobStatistics) if f.name != "avg_confidence"]
     counts = {name: int(value or 0) for name, value in zip(names, row[:13], strict=True)}

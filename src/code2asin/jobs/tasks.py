@@ -167,12 +167,14 @@ def run_chunk(runtime: WorkerRuntime, job_id: str, chunk_no: int, *, worker_name
         job = session.get(Job, job_id)
         if job is None or job.status != JobStatus.PROCESSING:
             return SKIPPED
-        chunk_status = session.scalar(
-            select(JobChunk.status).where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
-        )
-        if chunk_status is None or chunk_status == ChunkStatus.DONE:
+        chunk = session.execute(
+            select(JobChunk.status, JobChunk.marketplace).where(
+                JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no
+            )
+        ).first()
+        if chunk is None or chunk.status == ChunkStatus.DONE:
             return SKIPPED
-        plan_name, marketplace = job.provider_plan, job.marketplace
+        plan_name, marketplace = job.provider_plan, chunk.marketplace or job.marketplace
     # one id per run: two runs in one process never mistake each other's lease for their own
     worker_id = f"{worker_name}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     try:

@@ -58,10 +58,10 @@ def price_stage(plan: Plan) -> EnrichProvider:
 
 
 def reprice_chunk(
-    runner: ChunkRunner, keep_going: Callable[[], bool], items: list[JobItem], job_id: str
+    runner: ChunkRunner, plan: Plan, keep_going: Callable[[], bool], items: list[JobItem], job_id: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Price the chunk's ASINs; returns the runner's (row updates, log rows, stopped)."""
-    stage = price_stage(runner.plan)
+    """Price the chunk's ASINs with ``plan``; returns the runner's (row updates, log rows, stopped)."""
+    stage = price_stage(plan)
     asins = sorted({a for a in (i.asin or i.input_asin for i in items) if a})
     answers: dict[str, Candidate | ProviderError] = {}
     size = max(1, stage.enrich_batch_size)

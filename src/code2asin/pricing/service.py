@@ -263,7 +263,13 @@ def tracked_products(session: Session, tracker: Tracker) -> list[TrackedProduct]
         JobItem.supplier_price,
         JobItem.supplier_title,
     )
-    matched = (JobItem.status == ItemStatus.MATCHED) & JobItem.asin.is_not(None) & JobItem.gtin.is_not(None)
+    matched = (
+        (JobItem.status == ItemStatus.MATCHED)
+        & JobItem.asin.is_not(None)
+        & JobItem.gtin.is_not(None)
+        # a job on several marketplaces has one item per marketplace: the tracker's own
+        & (JobItem.marketplace == tracker.marketplace)
+    )
     if tracker.source_job_id:
         stmt = (
             select(*columns).where(JobItem.job_id == tracker.source_job_id, matched).order_by(JobItem.row_no)
@@ -274,7 +280,6 @@ def tracked_products(session: Session, tracker: Tracker) -> list[TrackedProduct]
             .join(Job, Job.id == JobItem.job_id)
             .where(
                 Job.supplier_code == tracker.supplier_code,
-                Job.marketplace == tracker.marketplace,
                 Job.mode != REPRICE_MODE,
                 matched,
             )
@@ -330,14 +335,16 @@ def start_run(
     session.add(job)
     session.flush()
     session.add(JobEvent(job_id=job.id, event="created", actor=actor, to_status=JobStatus.PENDING))
-    _insert_items(session, job.id, products)
+    _insert_items(session, job.id, tracker.marketplace, products)
     tracker.last_job_id = job.id
     tracker.last_run_at = now
     result = jobs.start_job(session, job.id, actor)
     return RunStarted(job.id, result.dispatch)
 
 
-def _insert_items(session: Session, job_id: str, products: Sequence[TrackedProduct]) -> None:
+def _insert_items(
+    session: Session, job_id: str, marketplace: str, products: Sequence[TrackedProduct]
+) -> None:
     table = JobItem.table()
     batch: list[dict[str, Any]] = []
     chunks: set[int] = set()
@@ -348,6 +355,7 @@ def _insert_items(session: Session, job_id: str, products: Sequence[TrackedProdu
             {
                 "job_id": job_id,
                 "row_no": n,
+                "marketplace": marketplace,
                 "chunk_no": chunk_no,
                 "input_code": product.input_code,
                 "code_type": product.code_type,
@@ -367,4 +375,4 @@ def _insert_items(session: Session, job_id: str, products: Sequence[TrackedProdu
             batch = []
     if batch:
         session.execute(table.insert(), batch)
-    insert_chunks(session, job_id, chunks)
+    insert_chunks(session, job_id, chunks, [marketplace])

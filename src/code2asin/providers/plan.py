@@ -16,7 +16,7 @@ A plan is written as stages joined by ``+``; the first stage identifies, the oth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -145,6 +145,41 @@ def parse_plan(plan: str) -> list[str]:
     return stages
 
 
+_STAGE_ROLES = {
+    "creators": (
+        "identify: searchItems, one code per call; ASIN, title, brand, buy-box price, images, rank, link",
+        "enrich: getItems, 10 ASINs per call; buy-box price and availability, images, the partner-tagged "
+        "link, and any field the stages before it left empty",
+    ),
+    "spapi": (
+        "identify: Catalog Items searchCatalogItems, 20 codes per call; ASIN, title, brand, images, rank, "
+        "identifiers",
+        "enrich: Product Pricing getCompetitivePricing, 20 ASINs per call; prices",
+    ),
+    "keepa": (
+        "identify: /product, 100 codes per call; ASIN, title, brand, current price, rank, rating, "
+        "review count, images",
+        "enrich: /product by ASIN, 100 per call; rating and review count, price and rank where missing",
+    ),
+}
+
+
+def describe_plan(plan: str) -> list[dict[str, str]]:
+    """What each stage of ``plan`` does, in order: ``[{"provider": "spapi", "role": "identify: ..."}]``.
+
+    A field of a result comes from the first stage that filled it (``JobItem.field_sources`` says which).
+    """
+    try:
+        stages = parse_plan(plan)
+    except ConfigurationError:
+        return [{"provider": plan, "role": "direct import of (code, ASIN) pairs; no provider called"}]
+    described = [{"provider": stages[0], "role": _STAGE_ROLES[stages[0]][0]}]
+    described += [{"provider": stage, "role": _STAGE_ROLES[stage][1]} for stage in stages[1:]]
+    if stages == ["spapi"]:
+        described.append({"provider": "spapi", "role": _STAGE_ROLES["spapi"][1]})
+    return described
+
+
 def _creators(
     endpoints: Endpoints, marketplace: str, http: httpx.Client, limiter: RateLimiter
 ) -> CreatorsClient:
@@ -270,3 +305,34 @@ def build_plan(
     return Plan(
         name=plan, identify=identify, enrich=enrich, close=close, image_hosts=tuple(endpoints.image_hosts)
     )
+
+
+def build_plans(
+    settings: Settings, plan: str, marketplaces: Sequence[str], *, limiter: RateLimiter | None = None
+) -> dict[str, Plan]:
+    """``build_plan`` for each of ``marketplaces``, sharing one limiter (and, for the ``sandbox`` plan, one
+    in-process sandbox), so quotas shared across marketplaces (an SP-API region, a Keepa key) are paced
+    once. The caller closes every plan; a failure closes those already built and raises.
+    """
+    limiter = limiter or create_limiter(settings.broker_url)
+    running: SandboxServer | None = None
+    if plan.strip().lower() == "sandbox":
+        from code2asin.sandbox import server as sandbox
+
+        running = sandbox.SandboxServer("127.0.0.1", 0).start()
+    plans: dict[str, Plan] = {}
+    try:
+        for marketplace in marketplaces:
+            endpoints = None
+            if running is not None:
+                endpoints = Endpoints.for_running_sandbox(settings, running, marketplace)
+                if not plans:
+                    endpoints.on_close.append(running.stop)
+            plans[marketplace] = build_plan(settings, plan, marketplace, endpoints=endpoints, limiter=limiter)
+    except BaseException:
+        for built in plans.values():
+            built.close()
+        if running is not None and not plans:
+            running.stop()
+        raise
+    return plans
