@@ -41,7 +41,8 @@ def _prepare(db: Database, base_url: str, rows: int, images: int) -> int:
         for n in range(rows):
             asin = f"B0BENCH{n:03d}"
             urls = [f"{base_url}/images/I/{image_id_for(asin, k)}._SL1500_.jpg" for k in range(images)]
-            items.append(JobItem(job_id=job.id, row_no=n + 1, marketplace="FR", input_code=f"376{n:010d}", gtin=f"0376{n:010d}",
+            items.append(JobItem(job_id=job.id, row_no=n + 1, marketplace="FR", input_code=f"376{n:010d}",
+                                 gtin=f"0376{n:010d}",
                                  status=ItemStatus.MATCHED, asin=asin, amazon_images=urls))
         session.add_all(items)
         session.flush()

@@ -35,7 +35,9 @@ def test_migration_0003_upgrades_downgrades_and_upgrades_again_keeping_every_row
         job = Job(supplier_code="S1", source_filename="in.csv")
         session.add(job)
         session.flush()
-        session.add_all(JobItem(job_id=job.id, row_no=n, marketplace="FR", input_code=str(n)) for n in range(1, 4))
+        session.add_all(
+            JobItem(job_id=job.id, row_no=n, marketplace="FR", input_code=str(n)) for n in range(1, 4)
+        )
     indexes, columns = schema(any_db)
     assert all(NEW_INDEXES[t] <= indexes[t] for t in NEW_INDEXES) and "stats_snapshot" in columns
 

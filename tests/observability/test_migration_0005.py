@@ -35,8 +35,8 @@ def _seed_at_0004(db: Database) -> None:
             )
         connection.execute(
             text(
-                "INSERT INTO job_chunks (job_id, chunk_no, first_row, last_row, status, attempts, updated_at) "
-                "VALUES ('j-de', 0, 1, 100, 'done', 1, '2026-11-01 10:00:00+00')"
+                "INSERT INTO job_chunks (job_id, chunk_no, first_row, last_row, status, attempts, "
+                "updated_at) VALUES ('j-de', 0, 1, 100, 'done', 1, '2026-11-01 10:00:00+00')"
             )
         )
         item_id = connection.execute(text("SELECT min(id) FROM job_items")).scalar_one()

@@ -60,7 +60,8 @@ def test_a_current_snapshot_is_read_instead_of_scanning_the_rows(any_db: Databas
         stored = session.scalar(select(jobs_snapshot.c.stats_snapshot).where(jobs_snapshot.c.id == job_id))
         assert isinstance(stored, dict)
         snapshot = dict(stored)
-        snapshot["grid"] = [["FR", "matched", "manual", 1, 0, 0, 99, 99.0, 99]]  # planted: only a read shows it
+        # planted: only a read shows it
+        snapshot["grid"] = [["FR", "matched", "manual", 1, 0, 0, 99, 99.0, 99]]
         session.execute(
             update(jobs_snapshot).where(jobs_snapshot.c.id == job_id).values(stats_snapshot=snapshot)
         )

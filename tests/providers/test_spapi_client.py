@@ -95,8 +95,8 @@ def test_client_and_pricing_satisfy_the_provider_protocols(
     )
     assert isinstance(pricing, EnrichProvider) and pricing.enrich_batch_size == 20
     assert limiter.configured == {
-        "spapi:amzn1.application-oa2-client.abc:catalog": (2.0, 2),
-        "spapi:amzn1.application-oa2-client.abc:pricing": (0.5, 1),
+        "spapi:amzn1.application-oa2-client.abc:eu:catalog": (2.0, 2),
+        "spapi:amzn1.application-oa2-client.abc:eu:pricing": (0.5, 1),
     }
 
 
@@ -334,7 +334,7 @@ def test_429_is_rate_limited_and_pauses_the_catalog_key(
             and error.error_type is ErrorType.API_RATE_LIMIT
             and error.retry_after == expected
         )
-    assert limiter.penalties[0] == ("spapi:amzn1.application-oa2-client.abc:catalog", expected)
+    assert limiter.penalties[0] == ("spapi:amzn1.application-oa2-client.abc:eu:catalog", expected)
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "timeout", "connect", "broken_json"])
@@ -480,7 +480,7 @@ def test_prices_request_and_buy_box_price(fake: FakeAmazon, limiter: RecordingLi
     assert not isinstance(b3, ProviderError) and b3.price is None  # used buy box only: no new price
     assert isinstance(b4, ProviderError) and b4.error_type is ErrorType.INVALID_DATA
     assert b1.field_sources == {"price": "spapi", "currency": "spapi", "buy_box": "spapi"}
-    assert limiter.acquired == ["spapi:amzn1.application-oa2-client.abc:pricing"]
+    assert limiter.acquired == ["spapi:amzn1.application-oa2-client.abc:eu:pricing"]
 
 
 def test_prices_go_twenty_asins_per_call(fake: FakeAmazon, limiter: RecordingLimiter) -> None:
@@ -507,7 +507,7 @@ def test_prices_429_pauses_the_pricing_key(fake: FakeAmazon, limiter: RecordingL
         and error.error_type is ErrorType.API_RATE_LIMIT
         and error.retry_after == 2.0
     )
-    assert limiter.penalties == [("spapi:amzn1.application-oa2-client.abc:pricing", 2.0)]
+    assert limiter.penalties == [("spapi:amzn1.application-oa2-client.abc:eu:pricing", 2.0)]
 
 
 def test_prices_403_names_the_pricing_role(fake: FakeAmazon, limiter: RecordingLimiter) -> None:

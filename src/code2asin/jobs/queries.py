@@ -231,7 +231,10 @@ def job_availability(session: Session, job: Job) -> dict[str, Any] | None:
         .subquery()
     )
     by_count: dict[int, int] = {}
-    for n, rows_found in session.execute(select(per_row.c.n, func.count()).group_by(per_row.c.n)):
+    counted: list[tuple[Any, Any]] = [
+        (n, found) for n, found in session.execute(select(per_row.c.n, func.count()).group_by(per_row.c.n))
+    ]
+    for n, rows_found in counted:
         by_count[int(n or 0)] = int(rows_found)
     rows = sum(by_count.values())
     every = by_count.get(len(marketplaces), 0)

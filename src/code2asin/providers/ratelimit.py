@@ -1,7 +1,7 @@
 """Client-side rate limiting: wait for a slot instead of earning a 429.
 
-One limiter key per (credential, operation), e.g. ``spapi:<client_id>:catalog``,
-``spapi:<client_id>:pricing``, ``creators:<credential_id>:FR``. Each key is paced by GCRA (the
+One limiter key per (credential, scope, operation), e.g. ``spapi:<client_id>:eu:catalog`` (SP-API per
+application and region), ``creators:<credential_id>:FR``. Each key is paced by GCRA (the
 generic cell rate algorithm, a token bucket kept as one timestamp, the "theoretical arrival time"):
 emission interval ``T = (1 / rate) * (1 + margin) + slack`` so we stay just under the quota (margin
 1 %, plus 10 ms of slack so network jitter between our clock and Amazon's bucket does not turn a

@@ -150,7 +150,11 @@ class SpapiClient:
     """SP-API provider ``spapi``: ``identify`` (20 codes per call) and ``prices`` (20 ASINs per call).
 
     ``api_url`` defaults to the marketplace's regional endpoint. Limiter keys:
-    ``spapi:<client_id>:catalog`` and ``spapi:<client_id>:pricing``.
+    ``spapi:<client_id>:<region>:catalog`` and ``spapi:<client_id>:<region>:pricing``: SP-API usage plans
+    are per selling partner and application, and each region (``na``, ``eu``, ``fe``) is separate
+    infrastructure with its own endpoint and its own buckets, so the clients of FR, DE and IT share their
+    keys and a US client has its own. ``client_id`` is no secret; the key never holds the client secret
+    or the refresh token.
     """
 
     name = NAME
@@ -184,8 +188,9 @@ class SpapiClient:
         self._tokens = token_cache or TokenCache()
         fingerprint = hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
         self._token_key = f"spapi:{token_url}:{client_id}:{fingerprint}"
-        self.catalog_key = f"spapi:{client_id}:catalog"
-        self.pricing_key = f"spapi:{client_id}:pricing"
+        quota = f"spapi:{client_id}:{self._market.spapi_region}"
+        self.catalog_key = f"{quota}:catalog"
+        self.pricing_key = f"{quota}:pricing"
         self._rates = {self.catalog_key: catalog_rate, self.pricing_key: pricing_rate}
         limiter.configure(self.catalog_key, catalog_rate, catalog_burst)
         limiter.configure(self.pricing_key, pricing_rate, 1)

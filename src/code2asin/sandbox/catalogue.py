@@ -11,12 +11,24 @@ books with a 978 ISBN use the ISBN-10 as ASIN, like Amazon.
 
 Hard cases (design section 5), each at a controlled rate over codes of the EAN-13 space and reachable
 through ``example_codes()``: see ``CATEGORY_RATES``.
+
+Marketplaces. FR is the reference: everything above describes amazon.fr. On every other marketplace an
+*ordinary* product (category ``single``, EAN-13 spelt, so none of the hard cases) is, from a hash of
+(GTIN-14, marketplace): not sold there (``NOT_SOLD_PER_MILLE``: no search finds it, its ASIN is unknown
+there), listed under a local ASIN (``LOCAL_ASIN_PER_MILLE``: searches find the local listing, same
+identifiers and title; the reference ASIN is unknown there and the local one unknown on FR), or the same
+ASIN as on FR. Local ASINs live in ASIN slots no product uses (``_local_value``), so they never collide
+with another product's ASIN and stay reversible. A code has two local listings and the marketplaces
+alternate between them along ``MARKETPLACES``: neighbours there (DE and IT, IT and ES, ES and UK...) never
+share one, others may (like a pan-European listing), FR never knows one.
+Hard cases list the same items on every marketplace. Prices follow the marketplace's currency
+(``sandbox.prices``). ``marketplace_example_codes()`` and ``multi_marketplace_codes()`` give examples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from code2asin.sandbox import words
@@ -30,7 +42,7 @@ from code2asin.sandbox.encoding import (
     stable_hash,
     to_gtin14,
 )
-from code2asin.sandbox.marketplaces import Marketplace
+from code2asin.sandbox.marketplaces import BY_COUNTRY, MARKETPLACES, Marketplace
 
 _N_LIMIT = 10**12  # EAN-13 data digits (without the check digit)
 _ROLE_BASE = {"primary": 0, "duplicate": 10**12, "multipack": 2 * 10**12}
@@ -54,6 +66,17 @@ KNOWN_CATEGORIES = frozenset(
     {"single", "upc_spelling", "several_asins", "multipack", "variation", "no_offers", "no_images", "book"}
 )
 _RESTRICTED_PREFIXES = ("02", "04", "05", "2", "980", "981", "982", "983", "984", "99", "951", "952")
+
+#: the marketplace every other one is derived from; its catalogue is the one described above
+REFERENCE_MARKETPLACE = "FR"
+#: share (per mille) of ordinary products not sold at all on each non-reference marketplace
+NOT_SOLD_PER_MILLE = 100
+#: share (per mille) of ordinary products listed under a local ASIN on each non-reference marketplace
+LOCAL_ASIN_PER_MILLE = 100
+#: listing kinds of a code on a marketplace (``listing_kind``)
+SAME_ASIN, LOCAL_ASIN, NOT_SOLD, UNKNOWN = "same_asin", "local_asin", "not_sold", "unknown"
+_MARKET_INDEX = {m.country: n for n, m in enumerate(MARKETPLACES)}
+_ALIASES = {"GB": "UK"}
 
 
 _h = stable_hash
@@ -310,9 +333,116 @@ def _parent(family: int) -> SandboxItem | None:
     )
 
 
+# --- marketplaces ---------------------------------------------------------------------------------------
+
+
+def marketplace_code(marketplace: str | Marketplace) -> str:
+    """The sandbox country code of a marketplace (``"fr"``, ``"GB"`` and ``Marketplace`` objects accepted).
+
+    Raises ``ValueError`` for a marketplace the sandbox does not know.
+    """
+    if isinstance(marketplace, Marketplace):
+        return marketplace.country
+    code = marketplace.strip().upper()
+    code = _ALIASES.get(code, code)
+    if code not in BY_COUNTRY:
+        raise ValueError(f"Unknown sandbox marketplace {marketplace!r}: use one of {', '.join(BY_COUNTRY)}.")
+    return code
+
+
+def _is_ordinary(gtin14: str) -> bool:
+    """Whether a code's product may be missing or listed under another ASIN outside the reference."""
+    return not _is_ean8(gtin14) and code_category(gtin14) == "single"
+
+
+def _listing(gtin14: str, country: str) -> str:
+    if country == REFERENCE_MARKETPLACE or not _is_ordinary(gtin14):
+        return SAME_ASIN
+    bucket = _h("listing", gtin14, country) % 1000
+    if bucket < NOT_SOLD_PER_MILLE:
+        return NOT_SOLD
+    if bucket < NOT_SOLD_PER_MILLE + LOCAL_ASIN_PER_MILLE:
+        return LOCAL_ASIN
+    return SAME_ASIN
+
+
+_SPARE_DATA = 2 * 10**11  # EAN-13 data digits 2xxxxxxxxxxx: restricted circulation, never a product
+
+
+def _local_slot(gtin14: str, country: str) -> int:
+    """Which of the code's two local listings (1 or 2) ``country`` uses: they alternate along
+    ``MARKETPLACES``, so neighbours there (DE and IT, IT and ES...) never share one."""
+    return 1 + (_h("local-slot", gtin14) + _MARKET_INDEX[country]) % 2
+
+
+def _local_value(data: int, slot: int) -> int:
+    """ASIN value of local listing ``slot`` of the ordinary code with data digits ``data``.
+
+    Slot 1 is the code's own "duplicate" role, slot 2 its "multipack" role: ordinary codes use neither.
+    Where the multipack role does not fit (data >= 8 * 10**11), slot 2 borrows the primary and duplicate
+    roles of the restricted 2xxxxxxxxxxx data digits, which no product uses either."""
+    if slot == 1:
+        return _ROLE_BASE["duplicate"] + data
+    if data < _MULTIPACK_LIMIT:
+        return _ROLE_BASE["multipack"] + data
+    spare = data - _MULTIPACK_LIMIT  # 0 .. 2 * 10**11
+    return (spare // 10**11) * _N_LIMIT + _SPARE_DATA + spare % 10**11
+
+
+def _local_owner(value: int) -> tuple[str, int] | None:
+    """(GTIN-14, slot) of the ordinary code whose local listing would use ASIN value ``value``."""
+    if value >= _PARENT_BASE:
+        return None
+    role_index, data = divmod(value, _N_LIMIT)
+    if role_index < 2 and _SPARE_DATA <= data < _SPARE_DATA + 10**11:
+        owner, slot = _MULTIPACK_LIMIT + role_index * 10**11 + data - _SPARE_DATA, 2
+    elif role_index == 0:
+        return None
+    else:
+        owner, slot = data, role_index
+    gtin = _gtin_of_data(owner)
+    return (gtin, slot) if _is_ordinary(gtin) else None
+
+
+def _local_item(gtin14: str, country: str) -> SandboxItem:
+    reference = _primary(gtin14, "single")
+    asin = encode_asin(_local_value(int(ean13_of(gtin14)[:12]), _local_slot(gtin14, country)))
+    return replace(reference, asin=asin, image_ids=_image_ids(asin, len(reference.image_ids)))
+
+
+def listing_kind(code: str, marketplace: str | Marketplace) -> str:
+    """How ``code``'s product is listed on ``marketplace`` compared with the reference (FR).
+
+    ``same_asin``, ``local_asin`` or ``not_sold``; ``unknown`` for a code no marketplace lists (invalid,
+    unknown, near miss). Hard cases (several ASINs, multipacks, variations, books...) are ``same_asin``.
+    """
+    gtin = to_gtin14(code)
+    if gtin is None or not products_for_gtin(gtin):
+        return UNKNOWN
+    return _listing(gtin, marketplace_code(marketplace))
+
+
+def marketplace_asin(code: str, marketplace: str | Marketplace) -> str | None:
+    """ASIN of the product ``code`` designates (its primary item) on ``marketplace``; None: none there."""
+    items = products_for_gtin(code, marketplace_code(marketplace))
+    return items[0].asin if items else None
+
+
+def _view(item: SandboxItem, country: str) -> SandboxItem | None:
+    """A reference item as ``country`` lists it: itself, its local listing, or None (not sold there)."""
+    if item.role != "primary" or country == REFERENCE_MARKETPLACE:
+        return item
+    listing = _listing(item.gtin, country)
+    if listing == NOT_SOLD:
+        return None
+    return _local_item(item.gtin, country) if listing == LOCAL_ASIN else item
+
+
 @lru_cache(maxsize=65_536)
-def products_for_gtin(code: str) -> tuple[SandboxItem, ...]:
-    """Items whose identifiers carry this code (GTIN-normalised): what SP-API's identifier search returns."""
+def products_for_gtin(code: str, marketplace: str = REFERENCE_MARKETPLACE) -> tuple[SandboxItem, ...]:
+    """Items whose identifiers carry this code (GTIN-normalised) on ``marketplace`` (a country code):
+    what SP-API's identifier search returns."""
+    country = marketplace_code(marketplace)
     gtin = to_gtin14(code)
     if gtin is None:
         return ()
@@ -322,7 +452,8 @@ def products_for_gtin(code: str) -> tuple[SandboxItem, ...]:
         return (_multipack(base),) if base else ()
     if category not in KNOWN_CATEGORIES:
         return ()
-    items = [_primary(gtin, category)]
+    primary = _view(_primary(gtin, category), country)
+    items = [] if primary is None else [primary]
     if category == "several_asins":
         items.append(_duplicate(gtin))
     if _has_multipack(gtin) and _multipack_carries_single(gtin):
@@ -330,17 +461,19 @@ def products_for_gtin(code: str) -> tuple[SandboxItem, ...]:
     return tuple(items)
 
 
-def search_keywords(keywords: str) -> tuple[SandboxItem, ...]:
-    """What Creators ``searchItems(keywords=...)`` returns: identifier hits plus keyword-only noise.
+def search_keywords(keywords: str, marketplace: str = REFERENCE_MARKETPLACE) -> tuple[SandboxItem, ...]:
+    """What Creators ``searchItems(keywords=...)`` returns on ``marketplace``: identifier hits plus
+    keyword-only noise.
 
     A known code also brings its multipack (even one not carrying the code) and its variation parent.
     A ``near_miss`` code brings only items of similar codes (one digit off), none carrying the code.
     """
+    country = marketplace_code(marketplace)
     gtin = to_gtin14(keywords)
     if gtin is None:
         return ()
     category = code_category(gtin)
-    items = list(products_for_gtin(gtin))
+    items = list(products_for_gtin(gtin, country))
     if category in KNOWN_CATEGORIES:
         if _has_multipack(gtin) and not _multipack_carries_single(gtin):
             items.append(_multipack(gtin))
@@ -349,12 +482,17 @@ def search_keywords(keywords: str) -> tuple[SandboxItem, ...]:
             if parent is not None:
                 items.append(parent)
     elif category == "near_miss":
-        items.extend(_primary(g, code_category(g)) for g in near_miss_neighbours(gtin))
+        for neighbour in near_miss_neighbours(gtin, country):
+            item = _view(_primary(neighbour, code_category(neighbour)), country)
+            if item is not None:
+                items.append(item)
     return tuple(items)
 
 
-def near_miss_neighbours(gtin: str) -> list[str]:
-    """1–3 known single codes that differ from ``gtin`` in one data digit (with their own check digit)."""
+def near_miss_neighbours(gtin: str, marketplace: str = REFERENCE_MARKETPLACE) -> list[str]:
+    """1–3 known single codes sold on ``marketplace`` that differ from ``gtin`` in one data digit (with
+    their own check digit)."""
+    country = marketplace_code(marketplace)
     ean = ean13_of(gtin)
     wanted = 1 + _h("nm", gtin) % 3
     out: list[str] = []
@@ -365,16 +503,36 @@ def near_miss_neighbours(gtin: str) -> list[str]:
             continue
         data = ean[:pos] + digit + ean[pos + 1 : 12]
         candidate = "0" + data + gs1_check_digit(data)
-        if candidate not in out and code_category(candidate) in {"single", "no_images"}:
+        if (
+            candidate not in out
+            and code_category(candidate) in {"single", "no_images"}
+            and _listing(candidate, country) != NOT_SOLD
+        ):
             out.append(candidate)
             if len(out) == wanted:
                 break
     return out
 
 
-def sandbox_item(asin: str) -> SandboxItem | None:
-    """Resolve an ASIN handed out by the catalogue back to its item (works in a fresh process)."""
+def sandbox_item(asin: str, marketplace: str = REFERENCE_MARKETPLACE) -> SandboxItem | None:
+    """Resolve an ASIN handed out by the catalogue back to its item as ``marketplace`` lists it (works in
+    a fresh process); None for an ASIN that marketplace does not know."""
+    country = marketplace_code(marketplace)
     asin = asin.strip().upper()
+    if country != REFERENCE_MARKETPLACE:
+        value = decode_asin(asin)
+        owner = None if value is None else _local_owner(value)
+        if owner is not None:  # a local listing's slot (no reference item uses it)
+            gtin, slot = owner
+            listed = _listing(gtin, country) == LOCAL_ASIN and _local_slot(gtin, country) == slot
+            return _local_item(gtin, country) if listed else None
+    item = _reference_item(asin)
+    if item is None or (item.role == "primary" and _listing(item.gtin, country) != SAME_ASIN):
+        return None  # not sold there, or sold there under its local ASIN only
+    return item
+
+
+def _reference_item(asin: str) -> SandboxItem | None:
     if len(asin) == 10 and asin[0].isdigit():
         gtin = to_gtin14(asin)
         return _book(gtin) if gtin is not None and code_category(gtin) == "book" else None
@@ -401,13 +559,14 @@ def sandbox_item(asin: str) -> SandboxItem | None:
 NO_REVIEWS_PER_MILLE = 80
 
 
-def rating_for(asin: str) -> tuple[float, int] | None:
-    """Deterministic ``(star rating, review count)`` of an item, or ``None`` when it has no reviews.
+def rating_for(asin: str, marketplace: str = REFERENCE_MARKETPLACE) -> tuple[float, int] | None:
+    """Deterministic ``(star rating, review count)`` of an item, or ``None`` when it has no reviews (or
+    ``marketplace`` does not know the ASIN).
 
     Ratings run from 3.0 to 4.9 stars in tenths (most items 4.0-4.7, like Amazon); review counts from 1 to
     about 60,000 on a log scale. Variation parents never carry reviews of their own here.
     """
-    item = sandbox_item(asin)
+    item = sandbox_item(asin, marketplace)
     if item is None or item.role == "parent" or _h("reviews", item.asin) % 1000 < NO_REVIEWS_PER_MILLE:
         return None
     spread = (_h("stars", item.asin) % 100 + _h("stars2", item.asin) % 100) / 200  # 0..1, centred
@@ -451,3 +610,116 @@ def example_codes() -> dict[str, list[str]]:
     """Category -> a few valid barcodes of that category (stable across processes and versions of this file
     as long as the salt and the rates do not change). ``pack_gtin14`` are GTIN-14 case codes of multipacks."""
     return {name: list(codes) for name, codes in _examples().items()}
+
+
+# --- per-marketplace examples ---------------------------------------------------------------------------
+
+_MARKET_SEED = 20_260_602
+_SEARCH_LIMIT = 400_000
+
+
+@dataclass(frozen=True, slots=True)
+class ListingExample:
+    """An ordinary code and how one marketplace lists it (``kind`` is a ``listing_kind`` value)."""
+
+    code: str
+    marketplace: str
+    kind: str
+    reference_asin: str  # its ASIN on FR
+    asin: str | None  # its ASIN on ``marketplace``; None when not sold there
+
+    @property
+    def local_asin(self) -> str | None:
+        """The local ASIN when ``kind`` is ``local_asin``, else None."""
+        return self.asin if self.kind == LOCAL_ASIN else None
+
+
+@dataclass(frozen=True, slots=True)
+class MultiMarketplaceCode:
+    """An ordinary code with its ASIN on each of several marketplaces (None: not sold there)."""
+
+    code: str
+    asins: tuple[tuple[str, str | None], ...]  # (marketplace, ASIN) in the order asked for
+
+    def asin(self, marketplace: str) -> str | None:
+        return dict(self.asins)[marketplace_code(marketplace)]
+
+    def kind(self, marketplace: str) -> str:
+        return listing_kind(self.code, marketplace)
+
+    @property
+    def sold_everywhere(self) -> bool:
+        return all(asin is not None for _, asin in self.asins)
+
+
+def _ordinary_codes() -> Iterator[str]:
+    """Ordinary codes (their product sold with a price on FR), in a fixed order."""
+    for code in generate_codes(_SEARCH_LIMIT, seed=_MARKET_SEED):
+        gtin = to_gtin14(code)
+        if gtin is not None and _is_ordinary(gtin):
+            yield code
+
+
+@lru_cache(maxsize=64)
+def _listing_examples(country: str, count: int) -> dict[str, tuple[ListingExample, ...]]:
+    kinds = (SAME_ASIN,) if country == REFERENCE_MARKETPLACE else (SAME_ASIN, LOCAL_ASIN, NOT_SOLD)
+    found: dict[str, list[ListingExample]] = {kind: [] for kind in (SAME_ASIN, LOCAL_ASIN, NOT_SOLD)}
+    for code in _ordinary_codes():
+        kind = listing_kind(code, country)
+        if len(found[kind]) < count:
+            reference = marketplace_asin(code, REFERENCE_MARKETPLACE) or ""
+            asin = marketplace_asin(code, country)
+            found[kind].append(ListingExample(code, country, kind, reference, asin))
+        if all(len(found[k]) >= count for k in kinds):
+            break
+    return {kind: tuple(examples) for kind, examples in found.items()}
+
+
+def marketplace_example_codes(marketplace: str, count: int = 5) -> dict[str, list[ListingExample]]:
+    """Kind (``same_asin``, ``local_asin``, ``not_sold``) -> ``count`` ordinary codes listed that way on
+    ``marketplace`` (stable across processes). On FR only ``same_asin`` has codes."""
+    examples = _listing_examples(marketplace_code(marketplace), count)
+    return {kind: list(codes) for kind, codes in examples.items()}
+
+
+@lru_cache(maxsize=64)
+def _multi_marketplace_codes(
+    countries: tuple[str, ...], count: int, not_sold: int
+) -> tuple[MultiMarketplaceCode, ...]:
+    locals_wanted = count // 3 if any(c != REFERENCE_MARKETPLACE for c in countries) else 0
+    same: list[MultiMarketplaceCode] = []
+    local: list[MultiMarketplaceCode] = []
+    missing: list[MultiMarketplaceCode] = []
+    for code in _ordinary_codes():
+        entry = MultiMarketplaceCode(code, tuple((c, marketplace_asin(code, c)) for c in countries))
+        kinds = {listing_kind(code, c) for c in countries}
+        if entry.sold_everywhere:
+            bucket = local if LOCAL_ASIN in kinds else same
+            wanted = locals_wanted if LOCAL_ASIN in kinds else count - locals_wanted
+            if len(bucket) < wanted:
+                bucket.append(entry)
+        elif len(missing) < not_sold and any(asin for _, asin in entry.asins):
+            missing.append(entry)
+        if len(same) + len(local) == count and len(missing) == not_sold:
+            break
+    else:  # pragma: no cover - the code space is far larger than any test needs
+        raise ValueError(f"Not enough example codes for {count} + {not_sold} codes on {countries}.")
+    mixed = [*same]
+    for n, entry in enumerate(local):  # spread the local-ASIN codes among the others
+        mixed.insert(min(len(mixed), 1 + 3 * n), entry)
+    return (*mixed, *missing)
+
+
+def multi_marketplace_codes(
+    count: int, marketplaces: Sequence[str] = ("FR", "DE", "IT"), *, not_sold: int = 0
+) -> list[MultiMarketplaceCode]:
+    """``count`` ordinary codes sold with a price on every one of ``marketplaces`` (``count // 3`` of them,
+    spread among the others, under a local ASIN on at least one), then ``not_sold`` codes sold on some of
+    them but not on at least one (FR, the reference, sells every one). Stable across processes.
+
+    Raises ``ValueError`` when ``not_sold`` codes are asked for but every marketplace is FR.
+    """
+    countries = tuple(dict.fromkeys(marketplace_code(m) for m in marketplaces))
+    if not_sold and all(c == REFERENCE_MARKETPLACE for c in countries):
+        raise ValueError("FR sells every ordinary code: ask for another marketplace to get unsold codes.")
+    return list(_multi_marketplace_codes(countries, count, not_sold))

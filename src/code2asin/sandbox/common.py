@@ -15,7 +15,9 @@ JSON = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class SandboxQuotas:
-    """Token-bucket quotas per (credential, operation family). ``unlimited()`` disables them."""
+    """Token-bucket quotas per (credential, operation family), per marketplace for Creators (one
+    Associates store each) and per region for SP-API (usage plans are per application and region).
+    ``unlimited()`` disables them."""
 
     creators_rps: float = 1.0
     creators_burst: int = 1
@@ -45,7 +47,7 @@ class SandboxQuotas:
 
 
 class QuotaBuckets:
-    """Thread-safe token buckets keyed by (credential, family)."""
+    """Thread-safe token buckets keyed by (credential scope, family)."""
 
     def __init__(self, quotas: SandboxQuotas | None) -> None:
         self.quotas = quotas or SandboxQuotas.unlimited()

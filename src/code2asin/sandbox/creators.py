@@ -135,7 +135,7 @@ def search_items(request: Request, config: CreatorsConfig, marketplace: Marketpl
     request.log_codes = (keywords,) if keywords else ()
     count = _int_field(body, "itemCount", 1, 10, 10)
     page = _int_field(body, "itemPage", 1, 10, 1)
-    items = list(catalogue.search_keywords(keywords)) if keywords else []
+    items = list(catalogue.search_keywords(keywords, marketplace.country)) if keywords else []
     index = body.get("searchIndex", "All")
     if index == "Books":
         items = [i for i in items if i.department.key == "books"]
@@ -165,7 +165,7 @@ def get_items(request: Request, config: CreatorsConfig, marketplace: Marketplace
     items: list[JSON] = []
     errors: list[JSON] = []
     for asin in dict.fromkeys(ids):
-        item = catalogue.sandbox_item(asin) if _ASIN_RE.match(asin) else None
+        item = catalogue.sandbox_item(asin, marketplace.country) if _ASIN_RE.match(asin) else None
         if item is None:
             errors.append({"code": "InvalidParameterValue",
                            "message": f"The ItemIds {asin} provided in the request is invalid."})

@@ -9,8 +9,10 @@ Protocol (``/work/shared/docs/amazon-apis.md`` §4; ``keepacom/api_backend`` ``R
   parameters (``update``, ``offers``, ``buybox``...) are accepted and ignored. The ``keepa`` client asks
   for ``/product/`` with a trailing slash: both spellings are served.
 * Codes are UPC, EAN or ISBN-13 compared as GTIN-14 against the same deterministic catalogue as the
-  Creators and SP-API simulations, so every provider agrees on ASINs and EANs. An ISBN-10 finds nothing
-  (Keepa does not accept it). An ASIN or code Keepa does not know returns no product.
+  Creators and SP-API simulations, seen from the ``domain``'s marketplace (a product may be missing or
+  listed under a local ASIN outside FR, ``catalogue``), so every provider agrees on ASINs and EANs. An
+  ISBN-10 finds nothing (Keepa does not accept it). An ASIN or code Keepa does not know returns no
+  product.
 * Every answer, errors included, carries the token envelope ``timestamp``, ``tokensLeft``, ``refillIn``
   (ms to the next refill), ``refillRate`` (tokens per refill, per minute at Keepa), ``tokenFlowReduction``,
   ``tokensConsumed`` and ``processingTimeInMs``. Errors add ``error: {type, message, details}``
@@ -234,7 +236,7 @@ def find_products(query: ProductQuery) -> list[SandboxItem]:
     found: dict[str, SandboxItem] = {}
     if query.asins:
         for asin in query.asins:
-            item = catalogue.sandbox_item(asin)
+            item = catalogue.sandbox_item(asin, query.marketplace.country)
             if item is not None:
                 found.setdefault(item.asin, item)
         return list(found.values())
@@ -243,7 +245,7 @@ def find_products(query: ProductQuery) -> list[SandboxItem]:
         if not digits.isdigit() or len(digits) == 10:  # ISBN-10 is not accepted by Keepa
             continue
         gtin = to_gtin14(digits)
-        items = catalogue.products_for_gtin(gtin) if gtin else ()
+        items = catalogue.products_for_gtin(gtin, query.marketplace.country) if gtin else ()
         for item in items[: query.code_limit] if query.code_limit else items:
             found.setdefault(item.asin, item)
     return list(found.values())
@@ -276,7 +278,7 @@ def current_values(item: SandboxItem, marketplace: Marketplace, rating: bool) ->
     current[AMAZON] = cents if price and item.buy_box else -1
     current[NEW] = cents
     current[SALES] = item.sales_rank or -1
-    reviews = catalogue.rating_for(item.asin) if rating else None
+    reviews = catalogue.rating_for(item.asin, marketplace.country) if rating else None
     if reviews is not None:
         current[RATING], current[COUNT_REVIEWS] = round(reviews[0] * 10), reviews[1]
     return current

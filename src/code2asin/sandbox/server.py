@@ -232,7 +232,8 @@ class SandboxServer:
             token, marketplace = creators.authenticate(request, self.tokens)
             config = self._config()
             creators.check_eligible(token, config)
-            if not self.quotas.take(token.credential, "creators"):
+            # one Associates store per marketplace: a credential's quota is per marketplace
+            if not self.quotas.take(f"{token.credential}@{marketplace.host}", "creators"):
                 raise creators.throttled()
             handler = creators.search_items if operation == "searchItems" else creators.get_items
             return Reply(200, handler(request, config, marketplace))
@@ -243,7 +244,8 @@ class SandboxServer:
         headers = {"x-amzn-RateLimit-Limit": str(rate)}
         try:
             token = spapi.authenticate(request, self.tokens)
-            if not self.quotas.take(token.credential, family):
+            # usage plans are per application and region (separate infrastructure)
+            if not self.quotas.take(f"{token.credential}@{spapi.quota_region(request)}", family):
                 raise spapi.throttled()
             if operation == "searchCatalogItems":
                 body = spapi.search_catalog_items(request, self.base_url)

@@ -59,9 +59,17 @@ def _marketplace(request: Request, name: str) -> Marketplace:
     return marketplace
 
 
-def _lookup(value: str, identifier_type: str) -> list[SandboxItem]:
+def quota_region(request: Request) -> str:
+    """The SP-API region whose usage plans a call counts against (``""`` when its marketplace is
+    missing or unknown: the handler then answers 400). Each region is separate infrastructure."""
+    ids = _csv(request, "marketplaceIds") or _csv(request, "MarketplaceId")
+    marketplace = BY_ID.get(ids[0]) if ids else None
+    return marketplace.region if marketplace else ""
+
+
+def _lookup(value: str, identifier_type: str, marketplace: Marketplace) -> list[SandboxItem]:
     if identifier_type == "ASIN":
-        item = catalogue.sandbox_item(value)
+        item = catalogue.sandbox_item(value, marketplace.country)
         return [item] if item else []
     if identifier_type in {"SKU", "MINSAN"}:
         return []
@@ -71,7 +79,7 @@ def _lookup(value: str, identifier_type: str) -> list[SandboxItem]:
     if identifier_type == "UPC" and len(digits) != 12:
         return []
     gtin = to_gtin14(digits)  # GTIN-based index: a UPC sent as EAN (or zero-padded) still matches
-    return list(catalogue.products_for_gtin(gtin)) if gtin else []
+    return list(catalogue.products_for_gtin(gtin, marketplace.country)) if gtin else []
 
 
 def _identifiers(item: SandboxItem, marketplace_id: str) -> JSON:
@@ -156,7 +164,7 @@ def search_catalog_items(request: Request, base_url: str) -> JSON:
         raise spapi_error(400, "InvalidInput", "'pageSize' must be between 1 and 20.")
     found: dict[str, SandboxItem] = {}
     for value in identifiers:
-        for item in _lookup(value, identifier_type):
+        for item in _lookup(value, identifier_type, marketplace):
             found.setdefault(item.asin, item)
     # Amazon neither keeps the input order nor says which identifier matched
     ordered = sorted(found.values(), key=lambda i: stable_hash("order", i.asin))
@@ -209,7 +217,7 @@ def competitive_pricing(request: Request) -> JSON:
     mid = marketplace.marketplace_id
     payload: list[JSON] = []
     for asin in asins:
-        item = catalogue.sandbox_item(asin)
+        item = catalogue.sandbox_item(asin, marketplace.country)
         identifiers = {"MarketplaceASIN": {"MarketplaceId": mid, "ASIN": asin}}
         if item is None:
             payload.append({"status": "ClientError", "ASIN": asin, "Product": {"Identifiers": identifiers}})
