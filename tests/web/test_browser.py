@@ -25,7 +25,7 @@ from tests.web.conftest import EXAMPLES, PASSWORD, build_app, user_maker
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import EmbeddedDispatcher
-from code2asin.sandbox.catalogue import generate_codes
+from code2asin.sandbox.catalogue import generate_codes, multi_marketplace_codes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -187,6 +187,63 @@ def test_browser_user_imports_the_example_watches_tiles_fill_validates_a_row_and
     page.get_by_role("link", name="Statistics").click()
     expect(page.locator("#error-chart svg")).to_be_visible()
     live.shot(page, "statistics")
+
+
+def test_browser_user_imports_on_three_marketplaces_and_filters_the_results_to_one(
+    page: Page, live: Live, tmp_path: Path
+) -> None:
+    sold = multi_marketplace_codes(4, ("FR", "DE", "IT"), not_sold=2)
+    source = tmp_path / "multi.csv"
+    source.write_text("EAN;Title\n" + "".join(f"{e.code};Item {n}\n" for n, e in enumerate(sold)))
+    on_de = sum(e.asin("DE") is not None for e in sold)
+    sign_in(page)
+    page.get_by_role("link", name="New import").first.click()
+    page.get_by_label("Supplier file").set_input_files(str(source))
+    page.get_by_label("Supplier code").fill("EUROPE")
+    page.get_by_label("Amazon lookup").check()
+    page.get_by_label("Provider plan").fill("sandbox")
+    page.get_by_label("Marketplace").select_option("FR")
+    # the other marketplaces are checkboxes reached and ticked with the keyboard
+    page.get_by_label("DE", exact=True).focus()
+    page.keyboard.press("Space")
+    page.get_by_label("IT", exact=True).check()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-summary")).to_contain_text("6 data rows")
+    expect(page.get_by_label("DE", exact=True)).to_be_checked()
+    expect(page.get_by_label("IT", exact=True)).to_be_checked()
+    expect(page.get_by_label("ES", exact=True)).not_to_be_checked()
+    page.get_by_role("button", name="Create and start").click()
+
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#job-marketplaces")).to_have_text("FR, DE, IT")
+    expect(page.locator("#tile-total")).to_have_text("18")
+    for market in ("FR", "DE", "IT"):
+        expect(page.locator(f"#tile-{market}-total")).to_have_text("6")
+    expect(page.locator("#tile-DE-with_asin")).to_have_text(str(on_de))
+    expect(page.locator("#available-every")).to_have_text("4")
+    expect(page.locator("#available-some")).to_have_text("2")
+    expect(page.locator("#available-none")).to_have_text("0")
+    expect(page.locator("#results-table tbody tr")).to_have_count(18)
+    page.locator("#tiles-scope").evaluate("element => element.scrollIntoView()")
+    expect(page.locator("#marketplace-tiles")).to_be_in_viewport()
+    live.shot(page, "details-multi-marketplace")
+
+    page.get_by_label("Marketplace", exact=True).select_option("DE")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"marketplace=DE"))
+    rows = page.locator("#results-table tbody tr")
+    expect(rows).to_have_count(6)
+    expect(page.locator('#results-table tbody tr[data-marketplace="DE"]')).to_have_count(6)
+    expect(page.locator("#results-table td.marketplace").first).to_have_text("DE")
+    expect(page.locator("#results-table [data-sources]").first).to_contain_text("spapi")
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(WIDE_ELEMENTS, 390)
+    assert width <= 390, f"the filtered results are {width}px wide on a 390px phone; too wide: {wide}"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#tab-configuration").click()
+    expect(page.locator("#plan-stages li")).to_have_count(3)
+    expect(page.locator("#config-marketplaces")).to_have_text("FR, DE, IT")
 
 
 def test_browser_user_pauses_and_resumes_a_400_code_job_while_progress_updates_live(

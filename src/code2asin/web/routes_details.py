@@ -1,8 +1,13 @@
-"""The job details page (``/code2asin/{id}/details``): tiles, timeline, actions, tabs, live progress."""
+"""The job details page (``/code2asin/{id}/details``): tiles, timeline, actions, tabs, live progress.
+
+A job on several marketplaces (issue #8) also shows each marketplace's tiles and the "available on"
+summary, and its results tab filters by marketplace and says on which marketplaces each row was found.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -32,6 +37,20 @@ TILES = (
     ("partial", "tile.partial", "partial_matches"),
     ("avg_confidence", "tile.avg_confidence", "avg_confidence"),
 )
+#: result fields in the order their sources are listed (``JobItem.field_sources`` keys)
+SOURCE_FIELDS = (
+    "asin",
+    "amazon_title",
+    "amazon_brand",
+    "amazon_price",
+    "amazon_currency",
+    "amazon_rating",
+    "amazon_review_count",
+    "amazon_sales_rank",
+    "amazon_images",
+    "detail_page_url",
+)
+MANUAL_SOURCE = "manual:"
 
 
 def tile_values(statistics: dict[str, Any]) -> dict[str, str]:
@@ -46,46 +65,77 @@ def tile_values(statistics: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+def several_marketplaces(job: dict[str, Any]) -> bool:
+    return len(job["marketplaces"]) > 1
+
+
 def _fragments(page: Page, job: dict[str, Any]) -> dict[str, Any]:
-    """What both the page and the live endpoint render: tiles, progress, actions, timeline."""
-    return page.context(job=job, tiles=TILES, tile_values=tile_values(job["statistics"]))
+    """What both the page and the live endpoint render: tiles (all and per marketplace), progress, actions,
+    timeline."""
+    by_marketplace = job["statistics_by_marketplace"] if several_marketplaces(job) else {}
+    return page.context(
+        job=job,
+        tiles=TILES,
+        tile_values=tile_values(job["statistics"]),
+        several=several_marketplaces(job),
+        market_tiles={m: tile_values(stats) for m, stats in by_marketplace.items()},
+    )
 
 
 def _image_url(page: Page, job_id: str, item: dict[str, Any]) -> str | None:
     for index, stored in enumerate(item["stored_images"]):
-        return (
-            str(stored["url"])
-            if stored["url"]
-            else page.url(f"{UI}/jobs/{job_id}/rows/{item['row']}/images/{index}")
-        )
+        if stored["url"]:
+            return str(stored["url"])
+        path = f"{UI}/jobs/{job_id}/rows/{item['row']}/images/{index}"
+        return page.url(f"{path}?{urlencode({'marketplace': item['marketplace']})}")
     images = item["amazon_images"]
     return str(images[0]) if images else None
 
 
-def _results_tab(page: Page, job_id: str, scope: frozenset[str] | None) -> dict[str, Any]:
+def field_sources(page: Page, sources: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """``{"amazon_title": "spapi", "amazon_price": "creators"}`` as ``[("spapi", ["title"]), ("creators",
+    ["price"])]``: each provider (in the order it first appears along ``SOURCE_FIELDS``) with the fields it
+    gave, named in the page's language; a manual validation reads ``manual (user:alice)``."""
+    order = {name: n for n, name in enumerate(SOURCE_FIELDS)}
+    grouped: dict[str, list[str]] = {}
+    for name in sorted(sources, key=lambda f: (order.get(f, len(order)), f)):
+        provider = str(sources[name])
+        if provider.startswith(MANUAL_SOURCE):
+            provider = page.t("results.source.manual", actor=provider[len(MANUAL_SOURCE) :])
+        label = page.t(f"field.{name}") if name in order else name
+        grouped.setdefault(provider, []).append(label)
+    return list(grouped.items())
+
+
+def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) -> dict[str, Any]:
     params = page.request.query_params
     match_type = params.get("match_type") if params.get("match_type") in MATCH_TYPES else None
     status = params.get("status") if params.get("status") in ROW_STATUSES else None
+    wanted = (params.get("marketplace") or "").strip().upper()
+    marketplace = wanted if several_marketplaces(job) and wanted in job["marketplaces"] else None
     number = page_number(params.get("page"))
     with page.web.db.sessions() as session:
         results = queries.results_page(
             session,
-            job_id,
+            job["id"],
             url_for=page.web.storage.url,
             suppliers=scope,
             match_type=match_type,
             status=status,
+            marketplace=marketplace,
             page=number,
             limit=RESULTS_PER_PAGE,
         )
     for item in results["items"]:
-        item["thumbnail"] = _image_url(page, job_id, item)
+        item["thumbnail"] = _image_url(page, job["id"], item)
+        item["sources"] = field_sources(page, item["field_sources"])
     return {
         "results": results,
         "match_types": MATCH_TYPES,
         "row_statuses": ROW_STATUSES,
         "match_type": match_type or "",
         "row_status": status or "",
+        "marketplace_filter": marketplace or "",
         "pager": pager(page.request, total=results["filtered_total"], page=number, per_page=RESULTS_PER_PAGE),
     }
 
@@ -113,11 +163,13 @@ def details(page: PageDep, job_id: str, tab: str = "results") -> Response:
         job = queries.job_details(session, job_id, principal.supplier_scope)
     extra: dict[str, Any] = {}
     if tab == "results":
-        extra = _results_tab(page, job_id, principal.supplier_scope)
+        extra = _results_tab(page, job, principal.supplier_scope)
     elif tab == "logs":
         extra = _logs_tab(page, job_id, principal.supplier_scope)
     tab_urls = {
-        name: with_query(page.request, tab=name, page=None, match_type=None, status=None, level=None)
+        name: with_query(
+            page.request, tab=name, page=None, match_type=None, status=None, level=None, marketplace=None
+        )
         for name in TABS
     }
     context = _fragments(page, job)
@@ -149,6 +201,8 @@ def live(page: PageDep, job_id: str) -> Response:
             "details.processed", processed=job["processed_codes"], total=job["total_codes"]
         ),
         "tiles": context["tile_values"],
+        "marketplace_tiles": context["market_tiles"],
+        "marketplaces_html": page.web.fragment("_marketplaces.html", context) if context["several"] else None,
         "actions_html": page.web.fragment("_actions.html", context),
         "timeline_html": page.web.fragment("_timeline.html", context),
     }

@@ -4,6 +4,10 @@ Step 1 (``POST /code2asin/ui/import``, multipart) checks the fields, stores the 
 keep it (``uploads/<uuid>/<name>``, as the API does) and shows the detected columns and invalid rows.
 Step 2 (``POST /code2asin/ui/import/create``) receives the same options plus a signed, expiring,
 user-bound reference to the stored upload, and creates the job (and starts it when asked).
+
+Marketplaces: ``marketplace`` (a select) is the job's first marketplace; the ``marketplaces`` checkboxes
+add more (a job on several marketplaces, issue #8). A form that sends ``marketplace`` alone, as before,
+makes a one-marketplace job.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class ImportForm:
     mode: str = "amazon"
     provider_plan: str = "sandbox"
     marketplace: str = "FR"
+    #: the other marketplaces ticked (``marketplaces`` checkboxes), in the order of the list
+    also_on: list[str] = field(default_factory=list)
     download_images: bool = False
     max_images_per_product: str = "10"
     image_mode: str = "replace"
@@ -55,6 +61,7 @@ class ImportForm:
             mode="direct" if form_text(page, "mode") == "direct" else "amazon",
             provider_plan=form_text(page, "provider_plan").strip()[:100],
             marketplace=form_text(page, "marketplace").strip().upper()[:8],
+            also_on=_form_list(page, "marketplaces"),
             download_images=form_text(page, "download_images") == "true",
             max_images_per_product=form_text(page, "max_images_per_product").strip()[:10],
             image_mode=form_text(page, "image_mode"),
@@ -69,9 +76,19 @@ class ImportForm:
         elif not page.principal.can_see(self.supplier_code):
             self.errors["supplier_code"] = t("import.error.supplier_scope")
         try:
-            get_marketplace(self.marketplace)
+            self.marketplace = get_marketplace(self.marketplace).code
         except (ValueError, ConfigurationError) as exc:
             self.errors["marketplace"] = str(exc)
+        known: list[str] = []
+        for code in self.also_on:
+            try:
+                known.append(get_marketplace(code).code)
+            except (ValueError, ConfigurationError) as exc:
+                self.errors["marketplaces"] = str(exc)
+                break
+        self.also_on = [code for code in dict.fromkeys(known) if code != self.marketplace]
+        if self.mode == "direct" and self.also_on and "marketplaces" not in self.errors:
+            self.errors["marketplaces"] = t("import.error.direct_marketplaces")
         if self.mode == "amazon":
             try:
                 parse_plan(self.provider_plan)
@@ -82,12 +99,18 @@ class ImportForm:
         if self.image_mode not in IMAGE_MODES:
             self.image_mode = "replace"
 
+    @property
+    def marketplace_list(self) -> list[str]:
+        """The job's marketplaces: the chosen one first, then the others ticked."""
+        return [self.marketplace, *self.also_on]
+
     def new_job(self, page: Page, filename: str, key: str) -> service.NewJob:
         assert page.principal is not None
         return service.NewJob(
             supplier_code=self.supplier_code,
             mode=JobMode.DIRECT if self.mode == "direct" else JobMode.AMAZON,
-            marketplace=get_marketplace(self.marketplace).code,
+            marketplace=self.marketplace,
+            marketplaces=self.marketplace_list,
             provider_plan=self.provider_plan,
             source_filename=filename[:500],
             source_key=key,
@@ -99,6 +122,12 @@ class ImportForm:
             ),
             actor=page.principal.actor,
         )
+
+
+def _form_list(page: Page, name: str) -> list[str]:
+    """Every text value of a repeated form field (checkboxes), upper-cased, at most 50."""
+    values = page.form.getlist(name) if page.form is not None else []
+    return [v.strip().upper()[:8] for v in values[:50] if isinstance(v, str) and v.strip()]
 
 
 def _limits(page: Page) -> IngestLimits:
@@ -113,7 +142,12 @@ def _safe_name(name: str) -> str:
 
 
 def _choices() -> dict[str, Any]:
-    return {"marketplaces": sorted(MARKETPLACES), "plans": PLAN_SUGGESTIONS, "image_modes": IMAGE_MODES}
+    return {
+        "marketplaces": sorted(MARKETPLACES),
+        "marketplace_hosts": {code: m.host for code, m in MARKETPLACES.items()},
+        "plans": PLAN_SUGGESTIONS,
+        "image_modes": IMAGE_MODES,
+    }
 
 
 def _render_form(page: Page, form: ImportForm, status: int = 200) -> Response:

@@ -92,11 +92,19 @@ def validate_row(page: PageDep, job_id: str, row: int) -> Response:
     principal = page.require(Permission.WRITE)
     back = safe_next(form_text(page, "next"), details_url(page, job_id))
     asin = form_text(page, "asin").strip()[:50]
+    marketplace = form_text(page, "marketplace").strip().upper()[:8] or None
     try:
         with page.web.db.unit_of_work() as session:
-            queries.visible_job(session, job_id, principal.supplier_scope)
-            item = service.validate_item(session, job_id, asin, principal.actor, row_no=row)
-            done = page.t("action.done.validate", row=item.row_no, asin=item.asin)
+            job = queries.visible_job(session, job_id, principal.supplier_scope)
+            item = service.validate_item(
+                session, job_id, asin, principal.actor, row_no=row, marketplace=marketplace
+            )
+            if len(job.marketplace_list) > 1:
+                done = page.t(
+                    "action.done.validate_on", row=item.row_no, asin=item.asin, marketplace=item.marketplace
+                )
+            else:
+                done = page.t("action.done.validate", row=item.row_no, asin=item.asin)
     except (LifecycleError, InvalidValueError) as exc:
         page.flash("error", str(exc))
         raise Redirect(back) from None
@@ -127,11 +135,15 @@ def download(page: PageDep, job_id: str, format: str = "xlsx") -> Response:
     )
 
 
-def stored_image(page: PageDep, job_id: str, row: int, index: int) -> Response:
+def stored_image(
+    page: PageDep, job_id: str, row: int, index: int, marketplace: str | None = None
+) -> Response:
+    """A stored image of row ``row`` on ``marketplace`` (``?marketplace=DE``; the job's first by default)."""
     principal = page.require(Permission.READ)
     with page.web.db.sessions() as session:
         queries.visible_job(session, job_id, principal.supplier_scope)
-        key = stored_image_key(session, job_id, row, index)
+        wanted = (marketplace or "").strip().upper()[:8] or None
+        key = stored_image_key(session, job_id, row, index, marketplace=wanted)
     if key is None:
         raise WebError(404, "error.not_found")
     try:

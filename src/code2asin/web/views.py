@@ -3,7 +3,7 @@
 * ``principal_for_user``: the session's user as a ``Principal`` (None when gone or deactivated), so a
   permission change or a deactivation takes effect on the next page, not at the next sign-in.
 * ``search_jobs``: the job list with a supplier search and the progress counters.
-* ``stored_image_key``: one stored image of one row, for the thumbnail route.
+* ``stored_image_key``: one stored image of one row on one marketplace, for the thumbnail route.
 * ``preview_table``: the ``check`` logic (``open_table`` + ``parse_code``) summarised for the import
   preview: detected columns, counts, the first invalid rows and the first data rows.
 """
@@ -90,10 +90,23 @@ def search_jobs(
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
-def stored_image_key(session: Session, job_id: str, row_no: int, index: int) -> str | None:
-    """The ``index``-th stored image key of row ``row_no`` of the job, or None."""
+def stored_image_key(
+    session: Session, job_id: str, row_no: int, index: int, marketplace: str | None = None
+) -> str | None:
+    """The ``index``-th stored image key of row ``row_no`` of the job on ``marketplace``, or None.
+
+    A job on several marketplaces has one item per row and marketplace; without ``marketplace`` the job's
+    first marketplace (``jobs.marketplace``) is meant, so the answer is never ambiguous.
+    """
+    market = (
+        marketplace
+        if marketplace is not None
+        else select(Job.marketplace).where(Job.id == job_id).scalar_subquery()
+    )
     keys = session.scalar(
-        select(JobItem.stored_images).where(JobItem.job_id == job_id, JobItem.row_no == row_no)
+        select(JobItem.stored_images).where(
+            JobItem.job_id == job_id, JobItem.row_no == row_no, JobItem.marketplace == market
+        )
     )
     if not keys or not 0 <= index < len(keys):
         return None

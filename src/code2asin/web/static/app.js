@@ -14,6 +14,7 @@
   var url = main.getAttribute("data-live-url");
   var status = main.getAttribute("data-status");
   var timelineHtml = null;
+  var marketsHtml = null;
   var INTERVAL_MS = 1500;
 
   function setText(id, text) {
@@ -42,6 +43,12 @@
     if (bar) { bar.setAttribute("aria-valuenow", String(data.progress_percent)); }
     setText("progress-text", data.progress_text);
     Object.keys(data.tiles).forEach(function (key) { setText("tile-" + key, data.tiles[key]); });
+    var markets = document.getElementById("marketplaces-card");
+    if (markets && data.marketplaces_html && data.marketplaces_html !== marketsHtml) {
+      // per-marketplace tiles and "available on": swapped whole unless focus is inside (no jump)
+      marketsHtml = data.marketplaces_html;
+      if (!markets.contains(document.activeElement)) { markets.innerHTML = data.marketplaces_html; }
+    }
     if (data.timeline_html !== timelineHtml) {
       timelineHtml = data.timeline_html;
       document.getElementById("timeline").innerHTML = data.timeline_html;
