@@ -39,10 +39,10 @@ DEFAULT_ADMIN_URL = os.environ.get(
     "CODE2ASIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 ITEM_COLUMNS = (
-    "job_id, row_no, chunk_no, input_code, code_type, gtin, product_ean, status, asin, match_type, "
-    "match_confidence, amazon_title, amazon_brand, amazon_price, amazon_currency, amazon_sales_rank, "
-    "amazon_images, stored_images, detail_page_url, candidates, supplier_title, supplier_price, "
-    "input_values, error_type, error_message, attempts, updated_at"
+    "job_id, row_no, marketplace, chunk_no, input_code, code_type, gtin, product_ean, status, asin, "
+    "match_type, match_confidence, amazon_title, amazon_brand, amazon_price, amazon_currency, "
+    "amazon_sales_rank, amazon_images, stored_images, detail_page_url, candidates, supplier_title, "
+    "supplier_price, input_values, error_type, error_message, attempts, updated_at"
 )
 #: (status, match_type, error_type, share of rows)
 MIX = [
@@ -103,6 +103,7 @@ def item_rows(job_id: str, count: int, now: datetime, seed: int) -> Any:
         yield (
             job_id,
             row_no,
+            "FR",
             (row_no - 1) // 100,
             code,
             "EAN",

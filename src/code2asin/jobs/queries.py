@@ -428,21 +428,12 @@ def results_page(
     filtered = _filtered_total(grid, match_type, status, marketplace)
     # The page's ids first (an index-only walk of (job_id, match_type|status, row_no) INCLUDE id on
     # PostgreSQL), then only those rows: a deep OFFSET skips index entries, not table rows.
+    # one marketplace: input order alone, so the filtered walks stay on the (job, filter, row) indexes
+    order = (JobItem.row_no,) if len(marketplaces) == 1 else (JobItem.row_no, JobItem.marketplace)
     page_ids = (
-        select(JobItem.id)
-        .where(*where)
-        .order_by(JobItem.row_no, JobItem.marketplace)
-        .offset(_offset(page, limit))
-        .limit(limit)
-        .subquery()
+        select(JobItem.id).where(*where).order_by(*order).offset(_offset(page, limit)).limit(limit).subquery()
     )
-    rows = list(
-        session.scalars(
-            select(JobItem)
-            .join(page_ids, JobItem.id == page_ids.c.id)
-            .order_by(JobItem.row_no, JobItem.marketplace)
-        )
-    )
+    rows = list(session.scalars(select(JobItem).join(page_ids, JobItem.id == page_ids.c.id).order_by(*order)))
     available = (
         _in_job_order(_available_on(session, job.id, [r.row_no for r in rows]), marketplaces)
         if len(marketplaces) > 1
