@@ -46,12 +46,18 @@ class ProviderError(Code2AsinError):
     """A provider call failed.
 
     ``error_type`` classifies it; ``retry_after`` (seconds) is set when the provider said how long to wait.
+    ``sent`` is False when our own pacing declined to make the call (a quota that will not cover it within
+    the wait a worker may spend): no request left, so the row spends no attempt and comes back at
+    ``retry_after``.
     """
 
-    def __init__(self, message: str, error_type: ErrorType, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, error_type: ErrorType, retry_after: float | None = None, *, sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.retry_after = retry_after
+        self.sent = sent
 
 
 class ConfigurationError(ProviderError):

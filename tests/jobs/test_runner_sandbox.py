@@ -251,3 +251,44 @@ def test_rerunning_a_catalogue_spends_no_quota_thanks_to_the_lookup_cache(
     assert [(r.status, r.asin) for r in items(sqlite_db, first)] == [
         (r.status, r.asin) for r in items(sqlite_db, second)
     ]
+
+
+def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balance_is_back(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """A job larger than the Keepa balance: the client does not send a call the balance cannot cover,
+    the rows wait for the refill without spending their five attempts, then match."""
+    import httpx
+
+    from code2asin.providers.keepa import KeepaClient
+
+    codes = catalogue.example_codes()["single"][:6]
+    job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "keepa")
+    now = [utcnow()]
+    keepa_clock = [1000.0]  # the client's own clock: it only moves when the test says time has passed
+    with sb.SandboxServer(port=0, quotas=sb.SandboxQuotas()) as server, httpx.Client() as http:
+        server.keepa_tokens.set_balance(sb.DEFAULT_KEEPA_KEY, 2)
+        keepa = KeepaClient(
+            http=http,
+            api_key=sb.DEFAULT_KEEPA_KEY,
+            api_url=server.base_url,
+            max_wait_s=0.1,
+            sleep=lambda _s: None,
+            clock=lambda: keepa_clock[0],
+        )
+        runner = runner_for(sqlite_db, Plan("keepa", keepa), clock=lambda: now[0])
+        for _ in range(8):  # more runs than the five attempts a failing row gets
+            assert runner.run_chunk(job_id, 0) is ChunkOutcome.WAITING
+            rows = items(sqlite_db, job_id)
+            assert {(r.status, r.attempts, r.error_type) for r in rows} == {("pending", 0, "api_rate_limit")}
+            assert all("no attempt spent" in (r.error_message or "") for r in rows)
+            due = {r.next_attempt_at.replace(tzinfo=now[0].tzinfo) for r in rows if r.next_attempt_at}
+            # 4 tokens short (6 codes, 2 tokens): back at the next refill, within a minute
+            assert len(due) == 1 and timedelta(seconds=5) <= due.pop() - now[0] <= timedelta(seconds=61)
+            now[0] += timedelta(minutes=2)
+        assert not [e for e in server.request_log if e.operation == "keepaProduct"]  # nothing was sent
+        server.keepa_tokens.set_balance(sb.DEFAULT_KEEPA_KEY, 1200)  # the refills have come in
+        keepa_clock[0] += 120
+        assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
+    rows = items(sqlite_db, job_id)
+    assert {r.status for r in rows} == {"matched"} and {r.attempts for r in rows} == {1}

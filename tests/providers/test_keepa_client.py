@@ -258,7 +258,9 @@ def test_a_wait_longer_than_max_wait_is_handed_back_as_a_rate_limit(
     keepa = client(fake, sleep=clock.sleep, clock=clock, max_wait_s=30)
     error = keepa.enrich(["B000000001"])["B000000001"]
     assert isinstance(error, ProviderError) and error.error_type is ErrorType.API_RATE_LIMIT
-    assert error.retry_after == pytest.approx(50.05) and clock.sleeps == [] and not fake.to("/product")
+    # not sent: the row spends no attempt; it comes back once 401 tokens have come in (21 refills of 20)
+    assert error.sent is False and error.retry_after == pytest.approx(50.05 + 20 * 60)
+    assert clock.sleeps == [] and not fake.to("/product")
 
 
 def test_configuration_faults_name_the_setting() -> None:

@@ -51,6 +51,8 @@ MAX_ATTEMPTS = len(RETRY_BACKOFF_MINUTES)
 #: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
 IN_RUN_RETRIES = 2
 MAX_IN_RUN_WAIT_SECONDS = 30.0
+#: a call not sent for want of quota comes back no sooner than this
+MIN_DEFERRAL_SECONDS = 5.0
 
 
 @dataclass
@@ -338,7 +340,8 @@ class ChunkRunner:
             except ConfigurationError:
                 raise
             except ProviderError as exc:
-                if exc.error_type is ErrorType.INVALID_DATA or attempt == IN_RUN_RETRIES:
+                # a call our own pacing declined comes back at its retry time, not in this run
+                if exc.error_type is ErrorType.INVALID_DATA or not exc.sent or attempt == IN_RUN_RETRIES:
                     return {k: wrap(exc) for k in keys}
                 self.sleep(min(exc.retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
                 continue
@@ -390,9 +393,20 @@ class ChunkRunner:
         }
         if outcome.error is not None:
             error = outcome.error
-            retryable = error.error_type is not ErrorType.INVALID_DATA and item.attempts + 1 < MAX_ATTEMPTS
+            # a call our own pacing did not send (the quota would not cover it yet) spends no attempt
+            deferred = not error.sent and error.error_type is not ErrorType.INVALID_DATA
+            retryable = error.error_type is not ErrorType.INVALID_DATA and (
+                deferred or item.attempts + 1 < MAX_ATTEMPTS
+            )
             values["error_type"] = error.error_type.value
-            if retryable:
+            if deferred:
+                delay = timedelta(seconds=max(error.retry_after or 0.0, MIN_DEFERRAL_SECONDS))
+                values["attempts"] = item.attempts
+                values["status"] = ItemStatus.PENDING
+                values["next_attempt_at"] = now + delay
+                when = (now + delay).strftime("%H:%M")
+                values["error_message"] = f"{error} (not sent yet, no attempt spent; next try at {when} UTC)"
+            elif retryable:
                 delay = timedelta(minutes=RETRY_BACKOFF_MINUTES[item.attempts])
                 if error.retry_after:
                     delay = max(delay, timedelta(seconds=error.retry_after))

@@ -35,8 +35,10 @@ Tokens: every answer carries ``tokensLeft``, ``refillIn`` (ms), ``refillRate`` (
 keeps the latest and, before a call that needs more tokens than are left (one per code or ASIN sent), sleeps
 until the refill (``refillIn`` after the answer, plus a small margin), then asks ``GET /token`` (free) for
 the new balance, until there is enough or the balance stops growing (a full bucket). If that would take
-more than ``max_wait_s`` it raises ``api_rate_limit`` with the wait as ``retry_after`` instead, so the job
-reschedules the rows rather than blocking a worker. Calls of one client are serialised (one balance).
+more than ``max_wait_s`` it raises ``api_rate_limit`` marked not sent, with the time until the refills
+cover the call as ``retry_after``, so the job reschedules the rows rather than blocking a worker, and the
+rows spend no attempt on a call that never left (a job larger than the balance then runs at the refill
+rate instead of failing rows after five waits). Calls of one client are serialised (one balance).
 
 Errors: 429 ``NOT_ENOUGH_TOKEN`` -> ``api_rate_limit`` with ``retry_after = refillIn / 1000`` (and the
 shared limiter key is paused for that long when a limiter is given); 402 ``PAYMENT_REQUIRED`` and a 400 that
@@ -207,6 +209,12 @@ class TokenState:
     seen_at: float
 
 
+def _time_to_cover(deficit: int, refill_rate: int, next_refill_s: float) -> float:
+    """Seconds until ``deficit`` more tokens have come in: the next refill, then one a minute."""
+    refills = -(-max(deficit, 1) // max(refill_rate, 1))
+    return next_refill_s + (refills - 1) * 60.0
+
+
 class KeepaClient:
     """Keepa provider ``keepa``: ``identify`` (100 codes per call) and ``enrich`` (100 ASINs per call).
 
@@ -347,7 +355,8 @@ class KeepaClient:
                     f"Keepa has {state.tokens_left} tokens left and this call needs about {need}: "
                     f"waiting for the refill ({state.refill_rate} tokens per refill).",
                     ErrorType.API_RATE_LIMIT,
-                    wait,
+                    _time_to_cover(need - state.tokens_left, state.refill_rate, wait),
+                    sent=False,
                 )
             self._sleep(wait)
             waited += wait
