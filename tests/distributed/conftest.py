@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -196,13 +196,22 @@ class Cluster:
             self._dispatcher.close()
 
     # -- jobs ----------------------------------------------------------------------------------------
-    def create_started_job(self, codes: int, *, seed: int = 0, dispatch: bool = True) -> str:
-        """A job of ``codes`` valid sandbox codes, started; its chunks dispatched after the commit."""
+    def create_started_job(
+        self,
+        codes: int,
+        *,
+        seed: int = 0,
+        dispatch: bool = True,
+        marketplaces: Sequence[str] = ("FR",),
+        code_list: Sequence[str] | None = None,
+    ) -> str:
+        """A job of ``codes`` valid sandbox codes (or ``code_list``) on ``marketplaces``, started; its chunks
+        dispatched after the commit."""
         path = self.folder / f"codes-{seed}-{codes}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter=";")
             writer.writerow(["ean", "title"])
-            for n, code in enumerate(generate_codes(codes, seed=seed)):
+            for n, code in enumerate(code_list or generate_codes(codes, seed=seed)):
                 writer.writerow([code, f"Product {n}"])
         table = open_table(path)
         job_id = create_job(
@@ -211,9 +220,10 @@ class Cluster:
             NewJob(
                 supplier_code="SUP",
                 mode=JobMode.AMAZON,
-                marketplace="FR",
+                marketplace=marketplaces[0],
                 provider_plan=PLAN,
                 source_filename=path.name,
+                marketplaces=marketplaces,
             ),
         )
         with self.db.unit_of_work() as session:
