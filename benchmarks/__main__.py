@@ -13,6 +13,7 @@ BENCHMARKS = {
     "images": "benchmarks.bench_images",
     "api": "benchmarks.bench_api",
     "reprice": "benchmarks.bench_reprice",
+    "marketplaces": "benchmarks.bench_marketplaces",
     "mix": "benchmarks.bench_mix",
 }
 
