@@ -149,3 +149,29 @@ def test_a_plan_without_credentials_is_one_sentence_naming_the_settings(tmp_path
     )
     assert result.exit_code == 1
     assert "CODE2ASIN_CREATORS_CREDENTIAL_ID" in " ".join(result.output.split())
+
+
+def test_convert_on_several_marketplaces_writes_a_sheet_per_marketplace(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "examples" / "supplier_example.csv"
+    out = tmp_path / "example.results.xlsx"
+    result = runner.invoke(
+        app, ["convert", str(example), "--provider", "sandbox", "--marketplace", "fr, de", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Available on" in result.output and "Found on all 2 marketplaces" in result.output
+    book = openpyxl.load_workbook(out, read_only=True)
+    assert book.sheetnames == ["Available on", "Results FR", "Results DE", "Summary"]
+    for market in ("FR", "DE"):
+        rows = list(book[f"Results {market}"].iter_rows(min_row=2, values_only=True))
+        assert [r[0] for r in rows] == list(range(1, 40))  # row N is input row N on every sheet
+        assert {r[RESULT_COLUMNS.index("status")] for r in rows} <= {"matched", "not_found", "invalid"}
+        links = {r[RESULT_COLUMNS.index("detail_page_url")] for r in rows} - {None}
+        assert links and all(f"amazon.{market.lower()}/" in str(link) for link in links)
+
+
+def test_direct_mode_on_several_marketplaces_is_one_sentence(tmp_path: Path) -> None:
+    out = str(tmp_path / "o.csv")
+    result = runner.invoke(
+        app, ["convert", str(BIOVERT), "--mode", "direct", "--marketplace", "FR,DE", "-o", out]
+    )
+    assert result.exit_code != 0 and "one marketplace" in result.output
