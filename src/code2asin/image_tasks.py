@@ -180,7 +180,7 @@ def _lease(db: Database, task_id: int, now: datetime) -> _Work | None:
             session,
             supplier_code=job.supplier_code,
             gtin=item.gtin,
-            marketplace=job.marketplace,
+            marketplace=item.marketplace,  # a several-marketplace job: each store's own listing
             asin=item.asin,
             title=item.amazon_title,
             brand=item.amazon_brand,

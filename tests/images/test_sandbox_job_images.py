@@ -26,6 +26,7 @@ from code2asin.providers.plan import build_plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox.server import SandboxServer
 
+MARKETS = ["FR", "DE"]
 KEY = re.compile(r"^media/products/([0-9a-f]{2})/([0-9a-f-]{36})/[0-9a-f]{64}\.jpg$")
 
 
@@ -107,3 +108,50 @@ def test_a_sandbox_job_stores_five_images_per_product_in_s3_and_a_rerun_follows_
             assert again == 0  # products that have images are not fetched again
         else:
             assert again == expected
+
+
+def test_a_several_marketplace_job_files_each_store_s_images_under_that_store_s_product(
+    sqlite_db: Database, s3_settings: Settings, tmp_path: Path
+) -> None:
+    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
+    local = [c for c in catalogue.multi_marketplace_codes(40, ("FR", "DE")) if c.kind("DE") == "local_asin"]
+    chosen = [*codes, local[0]]
+    path = tmp_path / "in.csv"
+    path.write_text("EAN\n" + "\n".join(c.code for c in chosen) + "\n", "utf-8")
+    options = service.JobOptions(download_images=True, max_images_per_product=2)
+    with SandboxServer(port=0, quotas=None) as sandbox:
+        settings = s3_settings.model_copy(update={"image_hosts": [f"127.0.0.1:{sandbox.port}"]})
+        job_id = service.create_job(
+            sqlite_db,
+            open_table(path),
+            service.NewJob(
+                "SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options, marketplaces=MARKETS
+            ),
+        )
+        with sqlite_db.unit_of_work() as session:
+            service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
+        plans = {
+            m: build_plan(settings, "spapi+creators", m, endpoints=endpoints_for(sandbox, m)) for m in MARKETS
+        }
+        try:
+            runner = ChunkRunner(
+                sqlite_db, plans["FR"], LookupCacheStore(sqlite_db, 3600, 3600), sleep=lambda _s: None,
+                plan_for=plans.__getitem__,
+            )  # fmt: skip
+            run_job(sqlite_db, runner, job_id)
+            copy_images(settings, sqlite_db, *plans.values())
+        finally:
+            for plan in plans.values():
+                plan.close()
+    with sqlite_db.unit_of_work() as session:
+        products = {(p.gtin, p.marketplace): p for p in session.scalars(select(Product))}
+        items = _items(session, job_id)
+        assert {(i.marketplace, i.status) for i in items} == {("FR", "matched"), ("DE", "matched")}
+        for item in items:
+            product = products[(item.gtin, item.marketplace)]
+            assert product.asin == item.asin  # DE's local listing is its own product, not FR's
+            assert item.stored_images and all(product.id in key for key in item.stored_images)
+    de_local = next(i for i in items if i.marketplace == "DE" and i.asin == local[0].asin("DE"))
+    fr_same = next(i for i in items if i.marketplace == "FR" and i.gtin == de_local.gtin)
+    assert de_local.asin != fr_same.asin
+    assert set(de_local.stored_images or ()) != set(fr_same.stored_images or ())
