@@ -92,8 +92,9 @@ def create_tracker(
 ) -> tuple[Tracker, str | None]:
     """A new active tracker, first run at the next slot of its schedule (weekly by default).
 
-    With ``source_job_id`` the supplier and marketplace are the job's. When a webhook URL comes without a
-    secret one is generated; it is returned here once (second value) and never again.
+    With ``source_job_id`` the supplier and marketplace are the job's (on a several-marketplace job, the one
+    asked, else its first). When a webhook URL comes without a secret one is generated; it is returned here
+    once (second value) and never again.
     """
     _check(spec)
     supplier, marketplace, plan = spec.supplier_code, spec.marketplace, spec.provider_plan
@@ -101,7 +102,13 @@ def create_tracker(
         from code2asin.jobs.queries import visible_job
 
         job = visible_job(session, spec.source_job_id, suppliers)
-        supplier, marketplace = job.supplier_code, job.marketplace
+        # a job on several marketplaces: the one asked for (one of the job's), else its first
+        asked = (spec.marketplace or "").upper()
+        if asked and asked not in job.marketplace_list:
+            raise InvalidValueError(
+                f"Job {job.id} ran on {', '.join(job.marketplace_list)}, not {asked}: choose one of those."
+            )
+        supplier, marketplace = job.supplier_code, asked or job.marketplace
         plan = plan or (job.provider_plan if job.provider_plan != "direct" else None)
     if not supplier:
         raise InvalidValueError("A tracker needs a supplier_code or a source_job_id.")
