@@ -235,7 +235,11 @@ def convert(
     except Code2AsinError as exc:
         fail(str(exc))
     elapsed = time.perf_counter() - started
-    print_tiles(result.tiles, title=f"Job {result.job_id[:8]} {result.status}")
+    title = f"Job {result.job_id[:8]} {result.status}"
+    if result.availability is not None:
+        markets = result.availability["marketplaces"]
+        title += f", all {len(markets)} marketplaces ({result.rows:,} rows × {len(markets)} results)"
+    print_tiles(result.tiles, title=title)
     if result.availability is not None:
         from code2asin.jobs.convert import availability_lines
 
