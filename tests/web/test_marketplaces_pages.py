@@ -210,6 +210,8 @@ def test_configuration_lists_the_marketplaces_and_the_plan_stages(signed_in: Web
         f"/code2asin/{job_id}/details", params={"tab": "configuration"}, headers={"Accept-Language": "fr"}
     ).text
     assert "Étapes du plan" in french and "Places de marché" in french
+    assert "identification : Catalog Items searchCatalogItems, 20 codes par appel" in french
+    assert "enrichissement : getItems, 10 ASIN par appel" in french
 
 
 def test_import_form_takes_several_marketplaces_through_the_preview(signed_in: Web) -> None:

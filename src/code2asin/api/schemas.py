@@ -100,6 +100,7 @@ class TimelineEvent(BaseModel):
 
 class PlanStage(BaseModel):
     provider: str
+    stage: str = Field(description="identify, enrich or direct")
     role: str
 
 

@@ -145,7 +145,8 @@ def parse_plan(plan: str) -> list[str]:
     return stages
 
 
-_STAGE_ROLES = {
+#: provider -> (what it does as the identify stage, what it does as an enrich stage)
+STAGE_ROLES = {
     "creators": (
         "identify: searchItems, one code per call; ASIN, title, brand, buy-box price, images, rank, link",
         "enrich: getItems, 10 ASINs per call; buy-box price and availability, images, the partner-tagged "
@@ -165,18 +166,20 @@ _STAGE_ROLES = {
 
 
 def describe_plan(plan: str) -> list[dict[str, str]]:
-    """What each stage of ``plan`` does, in order: ``[{"provider": "spapi", "role": "identify: ..."}]``.
+    """What each stage of ``plan`` does, in order: ``[{"provider", "stage", "role"}]`` (stage: identify,
+    enrich or direct).
 
     A field of a result comes from the first stage that filled it (``JobItem.field_sources`` says which).
     """
     try:
         stages = parse_plan(plan)
     except ConfigurationError:
-        return [{"provider": plan, "role": "direct import of (code, ASIN) pairs; no provider called"}]
-    described = [{"provider": stages[0], "role": _STAGE_ROLES[stages[0]][0]}]
-    described += [{"provider": stage, "role": _STAGE_ROLES[stage][1]} for stage in stages[1:]]
+        role = "direct import of (code, ASIN) pairs; no provider called"
+        return [{"provider": plan, "stage": "direct", "role": role}]
+    described = [{"provider": stages[0], "stage": "identify", "role": STAGE_ROLES[stages[0]][0]}]
+    described += [{"provider": s, "stage": "enrich", "role": STAGE_ROLES[s][1]} for s in stages[1:]]
     if stages == ["spapi"]:
-        described.append({"provider": "spapi", "role": _STAGE_ROLES["spapi"][1]})
+        described.append({"provider": "spapi", "stage": "enrich", "role": STAGE_ROLES["spapi"][1]})
     return described
 
 

@@ -1,5 +1,7 @@
 """English messages of the UI (the reference catalogue: every key exists here)."""
 
+from code2asin.providers.plan import STAGE_ROLES
+
 MESSAGES_EN: dict[str, str] = {
     "app.title": "Code2ASIN",
     "nav.jobs": "Jobs",
@@ -311,4 +313,10 @@ MESSAGES_EN: dict[str, str] = {
     "field.detail_page_url": "link",
     "config.marketplaces": "Marketplaces",
     "config.stages": "Plan stages",
+    # what each stage of a plan does: the same sentences as the API's ``plan_stages``
+    **{
+        f"plan_stage.{provider}.{stage}": text
+        for provider, roles in STAGE_ROLES.items()
+        for stage, text in zip(("identify", "enrich"), roles, strict=True)
+    },
 }

@@ -316,4 +316,17 @@ MESSAGES_FR: dict[str, str] = {
     "field.detail_page_url": "lien",
     "config.marketplaces": "Places de marché",
     "config.stages": "Étapes du plan",
+    "plan_stage.creators.identify": "identification : searchItems, un code par appel ; ASIN, titre, "
+    "marque, prix buy-box, images, classement, lien",
+    "plan_stage.creators.enrich": "enrichissement : getItems, 10 ASIN par appel ; prix buy-box et "
+    "disponibilité, images, lien avec le tag partenaire, et tout champ laissé vide par les étapes "
+    "précédentes",
+    "plan_stage.spapi.identify": "identification : Catalog Items searchCatalogItems, 20 codes par appel ; "
+    "ASIN, titre, marque, images, classement, identifiants",
+    "plan_stage.spapi.enrich": "enrichissement : Product Pricing getCompetitivePricing, 20 ASIN par "
+    "appel ; prix",
+    "plan_stage.keepa.identify": "identification : /product, 100 codes par appel ; ASIN, titre, marque, "
+    "prix actuel, classement, note, nombre d'avis, images",
+    "plan_stage.keepa.enrich": "enrichissement : /product par ASIN, 100 par appel ; note et nombre "
+    "d'avis, prix et classement manquants",
 }
