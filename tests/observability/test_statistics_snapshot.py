@@ -77,3 +77,53 @@ def test_validating_a_row_of_a_finished_job_makes_the_next_read_recompute_the_ti
     after = page(any_db, job_id)
     assert after["manual_matches"] == 1 and after["with_asin"] == 9 and after["total"] == 12
     assert page(any_db, job_id, match_type="manual")["filtered_total"] == 1
+
+
+def _multi_job(db: Database) -> str:
+    with db.unit_of_work() as session:
+        job = Job(
+            supplier_code="S1",
+            source_filename="in.csv",
+            status=JobStatus.COMPLETED,
+            marketplace="FR",
+            marketplaces=["FR", "DE"],
+        )
+        session.add(job)
+        session.flush()
+        found = {(1, "FR"), (1, "DE"), (2, "FR")}  # row 1 on both, row 2 on FR, row 3 nowhere
+        for row in (1, 2, 3):
+            for market in ("FR", "DE"):
+                matched = (row, market) in found
+                session.add(
+                    JobItem(
+                        job_id=job.id,
+                        row_no=row,
+                        marketplace=market,
+                        input_code=str(row),
+                        status="matched" if matched else "not_found",
+                        asin="B000000001" if matched else None,
+                    )
+                )
+        return job.id
+
+
+def test_the_available_on_summary_is_kept_in_the_snapshot_and_recomputed_after_a_change(
+    any_db: Database,
+) -> None:
+    job_id = _multi_job(any_db)
+    with any_db.unit_of_work() as session:
+        queries.store_stats_snapshot(session, job_id)
+        stored = session.scalar(select(jobs_snapshot.c.stats_snapshot).where(jobs_snapshot.c.id == job_id))
+        assert isinstance(stored, dict)
+        assert stored["availability"]["by_count"] == {"0": 1, "1": 1, "2": 1}
+        planted = {**stored, "availability": {**stored["availability"], "on_every_marketplace": 99}}
+        session.execute(
+            update(jobs_snapshot).where(jobs_snapshot.c.id == job_id).values(stats_snapshot=planted)
+        )
+    with any_db.unit_of_work() as session:
+        assert queries.job_details(session, job_id)["availability"]["on_every_marketplace"] == 99  # read
+    with any_db.unit_of_work() as session:
+        service.validate_item(session, job_id, "B0CHX1W1XY", "alice", row_no=2, marketplace="DE")
+    with any_db.unit_of_work() as session:
+        availability = queries.job_details(session, job_id)["availability"]
+    assert availability["on_every_marketplace"] == 2 and availability["on_no_marketplace"] == 1

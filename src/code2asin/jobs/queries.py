@@ -161,22 +161,33 @@ def _filtered_total(
 
 
 def store_stats_snapshot(session: Session, job_id: str) -> JobStatistics:
-    """Compute the job's statistics grid and keep it in ``jobs.stats_snapshot``; returns the tiles.
+    """Compute the job's statistics grid (and, on several marketplaces, its "available on" summary) and
+    keep them in ``jobs.stats_snapshot``; returns the tiles.
 
     Call it in the unit of work that ends a job or changes a finished job's rows (the caller commits).
     """
     grid, fingerprint = _grid(session, job_id)
-    _write_snapshot(session, job_id, grid, fingerprint)
+    job = session.get(Job, job_id)
+    availability = _availability(session, job) if job is not None else None
+    _write_snapshot(session, job_id, _snapshot_value(grid, fingerprint, availability))
     return statistics_from_grid(grid)
 
 
-def _write_snapshot(session: Session, job_id: str, grid: list[GridRow], fingerprint: str | None) -> None:
-    value = {"version": SNAPSHOT_VERSION, "fingerprint": fingerprint, "grid": grid}
+def _snapshot_value(
+    grid: list[GridRow], fingerprint: str | None, availability: dict[str, Any] | None
+) -> dict[str, Any]:
+    value: dict[str, Any] = {"version": SNAPSHOT_VERSION, "fingerprint": fingerprint, "grid": grid}
+    if availability is not None:
+        value["availability"] = availability
+    return value
+
+
+def _write_snapshot(session: Session, job_id: str, value: dict[str, Any]) -> None:
     session.execute(update(_jobs_snapshot).where(_jobs_snapshot.c.id == job_id).values(stats_snapshot=value))
 
 
-def _fill_snapshot_aside(session: Session, job_id: str, grid: list[GridRow], fingerprint: str | None) -> None:
-    """Keep a freshly computed grid for the next reads, in a short transaction of its own (PostgreSQL).
+def _fill_snapshot_aside(session: Session, job_id: str, value: dict[str, Any]) -> None:
+    """Keep a freshly computed snapshot for the next reads, in a short transaction of its own (PostgreSQL).
 
     A read session is never committed, and a GET must not wait on a writer: the write gives up after
     200 ms and a failure only means the next read computes the grid again.
@@ -188,31 +199,49 @@ def _fill_snapshot_aside(session: Session, job_id: str, grid: list[GridRow], fin
         with Session(bind=bind.engine if hasattr(bind, "engine") else bind) as aside, aside.begin():
             aside.execute(text("SET LOCAL lock_timeout = '200ms'"))
             aside.execute(text("SET LOCAL statement_timeout = '2s'"))
-            _write_snapshot(aside, job_id, grid, fingerprint)
+            _write_snapshot(aside, job_id, value)
     except SQLAlchemyError as exc:
         log.info("job.stats.snapshot_skipped", extra={"job_id": job_id, "reason": type(exc).__name__})
 
 
+def _current_snapshot(session: Session, job: Job) -> dict[str, Any] | None:
+    """The job's stored snapshot while its rows have not changed since (never for a processing job)."""
+    if job.status == JobStatus.PROCESSING:
+        return None
+    snapshot = session.scalar(select(_jobs_snapshot.c.stats_snapshot).where(_jobs_snapshot.c.id == job.id))
+    if (
+        isinstance(snapshot, dict)
+        and snapshot.get("version") == SNAPSHOT_VERSION
+        and snapshot.get("fingerprint") == _fingerprint(session, job.id)
+    ):
+        return snapshot
+    return None
+
+
 def job_grid(session: Session, job: Job) -> list[GridRow]:
     """The job's statistics grid: from its snapshot while the fingerprint matches, else computed live."""
-    if job.status != JobStatus.PROCESSING:
-        snapshot = session.scalar(
-            select(_jobs_snapshot.c.stats_snapshot).where(_jobs_snapshot.c.id == job.id)
-        )
-        if (
-            isinstance(snapshot, dict)
-            and snapshot.get("version") == SNAPSHOT_VERSION
-            and snapshot.get("fingerprint") == _fingerprint(session, job.id)
-        ):
-            return list(snapshot.get("grid") or [])
+    snapshot = _current_snapshot(session, job)
+    if snapshot is not None:
+        return list(snapshot.get("grid") or [])
     grid, fingerprint = _grid(session, job.id)
     if job.status != JobStatus.PROCESSING:
-        _fill_snapshot_aside(session, job.id, grid, fingerprint)
+        _fill_snapshot_aside(session, job.id, _snapshot_value(grid, fingerprint, _availability(session, job)))
     return grid
 
 
 def job_availability(session: Session, job: Job) -> dict[str, Any] | None:
-    """For a job on several marketplaces, the "available on" summary; None for a one-marketplace job.
+    """For a job on several marketplaces, the "available on" summary (from the snapshot while current);
+    None for a one-marketplace job."""
+    if len(job.marketplace_list) < 2:
+        return None
+    snapshot = _current_snapshot(session, job)
+    if snapshot is not None and isinstance(snapshot.get("availability"), dict):
+        return dict(snapshot["availability"])
+    return _availability(session, job)
+
+
+def _availability(session: Session, job: Job) -> dict[str, Any] | None:
+    """The "available on" summary computed from the items; None for a one-marketplace job.
 
     ``rows``: input rows; ``on_every_marketplace`` / ``on_some_marketplaces`` / ``on_no_marketplace``: rows
     matched on all, some or none of the job's marketplaces; ``by_count``: rows per number of marketplaces
