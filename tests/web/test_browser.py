@@ -236,6 +236,8 @@ def test_browser_user_imports_on_three_marketplaces_and_filters_the_results_to_o
     expect(page.locator('#results-table tbody tr[data-marketplace="DE"]')).to_have_count(6)
     expect(page.locator("#results-table td.marketplace").first).to_have_text("DE")
     expect(page.locator("#results-table [data-sources]").first).to_contain_text("spapi")
+    page.locator("#results-table").evaluate("element => element.scrollIntoView()")
+    live.shot(page, "results-multi-marketplace")
     page.set_viewport_size({"width": 390, "height": 844})
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate(WIDE_ELEMENTS, 390)

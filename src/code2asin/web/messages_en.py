@@ -146,6 +146,7 @@ MESSAGES_EN: dict[str, str] = {
     "results.col.candidates": "Candidates",
     "results.col.validate": "Manual validation",
     "results.candidates": "{count} candidates",
+    "results.candidate": "1 candidate",
     "results.validate": "Validate",
     "results.asin_for_row": "ASIN for row {row}",
     "results.pause_to_validate": "Pause the job to validate rows by hand.",
