@@ -49,3 +49,33 @@ def test_nested_settings_read_the_fixed_variable_names(monkeypatch: pytest.Monke
     assert settings.creators.credential_secret.get_secret_value() == "s3cr3t"
     assert "s3cr3t" not in repr(settings)
     assert settings.spapi.refresh_token is not None
+
+
+def test_other_associates_stores_are_read_as_json_per_marketplace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODE2ASIN_CREATORS_PARTNER_TAG", "mystore-21")
+    monkeypatch.setenv(
+        "CODE2ASIN_CREATORS_STORES",
+        '{"de": {"partner_tag": "mystore0d-21"}, '
+        '"GB": {"credential_id": "uk-id", "credential_secret": "uk-s"}}',
+    )
+    from code2asin.providers.plan import Endpoints
+
+    settings = Settings()
+    assert set(settings.creators.stores) == {"DE", "UK"}
+    assert "uk-s" not in repr(settings.creators)  # the secret stays hidden
+    endpoints = Endpoints.from_settings(settings)
+    german, british = endpoints.for_marketplace("DE"), endpoints.for_marketplace("uk")
+    assert german.partner_tag == "mystore0d-21" and german.creators_id == endpoints.creators_id
+    assert british.creators_id == "uk-id" and british.creators_secret == "uk-s"
+    assert british.partner_tag == "mystore-21"  # unset in the store: the default one
+    assert endpoints.for_marketplace("FR") is endpoints
+
+
+def test_an_unknown_store_marketplace_is_refused_and_an_empty_value_means_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CODE2ASIN_CREATORS_STORES", '{"XX": {"partner_tag": "t-21"}}')
+    with pytest.raises(ValueError, match="Unknown marketplace 'XX'"):
+        Settings()
+    monkeypatch.setenv("CODE2ASIN_CREATORS_STORES", "")
+    assert Settings().creators.stores == {}

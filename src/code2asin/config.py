@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,10 +17,25 @@ def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
 
 
+class CreatorsStore(BaseModel):
+    """One more Associates store: the Creators API serves a store's own marketplace only, with a tracking ID
+    of that store, so a job on several marketplaces needs each one's tag (and its credential when the
+    store has its own). Unset fields fall back to the ``CODE2ASIN_CREATORS_*`` ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credential_id: str | None = None
+    credential_secret: SecretStr | None = None
+    credential_version: str | None = None
+    partner_tag: str | None = None
+    token_url: str | None = None
+
+
 class CreatorsSettings(BaseSettings):
     """Amazon Creators API (affiliates)."""
 
-    model_config = _config("CODE2ASIN_CREATORS_")
+    # an empty variable (``CODE2ASIN_CREATORS_STORES=``) means unset, not a JSON syntax error
+    model_config = SettingsConfigDict(**_config("CODE2ASIN_CREATORS_"), env_ignore_empty=True)
 
     credential_id: str | None = None
     credential_secret: SecretStr | None = None
@@ -31,6 +46,15 @@ class CreatorsSettings(BaseSettings):
     #: default: the token endpoint of the credential version
     token_url: str | None = None
     requests_per_second: float = 1.0
+    #: other marketplaces' stores, as JSON: {"DE": {"partner_tag": "mystore0d-21"}, "IT": {...}}
+    stores: dict[str, CreatorsStore] = Field(default_factory=dict)
+
+    @field_validator("stores")
+    @classmethod
+    def _known_marketplaces(cls, stores: dict[str, CreatorsStore]) -> dict[str, CreatorsStore]:
+        from code2asin.providers.marketplaces import get_marketplace
+
+        return {get_marketplace(code).code: store for code, store in stores.items()}
 
 
 class SpapiSettings(BaseSettings):

@@ -48,7 +48,7 @@ def _run(db: Database, path: Path, plans: dict[str, Plan], plan_name: str) -> st
     job_id = service.create_job(
         db,
         open_table(path),
-        service.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name, marketplaces=list(MARKETPLACES)),
+        service.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name, marketplaces=list(plans)),
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -136,3 +136,57 @@ def test_sp_api_pacing_is_shared_by_the_marketplaces_of_one_region(sandbox: sb.S
         for plan in plans.values():
             plan.close()
     assert len(set(keys.values())) == 1 and ":eu:" in keys["FR"]
+
+
+def _creators_plans(server: sb.SandboxServer, stores: dict[str, object]) -> dict[str, Plan]:
+    from code2asin.config import CreatorsSettings
+
+    limiter = InProcessLimiter()
+    plans = {}
+    for market in ("FR", "DE"):
+        endpoints = endpoints_for(server, market)
+        endpoints.creators_stores = CreatorsSettings.model_validate({"stores": stores}).stores
+        plans[market] = build_plan(Settings(), "creators", market, endpoints=endpoints, limiter=limiter)
+    return plans
+
+
+def test_each_marketplace_uses_its_own_associates_store_tag(any_db: Database, tmp_path: Path) -> None:
+    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
+    path = tmp_path / "in.csv"
+    path.write_text("EAN\n" + "\n".join(c.code for c in codes) + "\n", "utf-8")
+    # real Amazon: a store's tracking ID is refused on another marketplace (InvalidPartnerTag)
+    with sb.SandboxServer(port=0, quotas=None, store_tags={"DE": "code2asin-de-21"}) as server:
+        plans = _creators_plans(server, {})
+        try:
+            job_id = service.create_job(
+                any_db,
+                open_table(path),
+                service.NewJob(
+                    "SUP001", JobMode.AMAZON, "FR", "creators", path.name, marketplaces=["FR", "DE"]
+                ),
+            )
+            with any_db.unit_of_work() as session:
+                service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
+            runner = ChunkRunner(any_db, plans["FR"], None, sleep=lambda _s: None, plan_for=plans.__getitem__)
+            run_job(any_db, runner, job_id)
+        finally:
+            for plan in plans.values():
+                plan.close()
+        with any_db.unit_of_work() as session:
+            failed = service.get_job(session, job_id)
+            assert failed.status == "failed"
+            assert "www.amazon.de" in (failed.error_message or "")
+            assert "CODE2ASIN_CREATORS_STORES" in (failed.error_message or "")
+
+        plans = _creators_plans(server, {"de": {"partner_tag": "code2asin-de-21"}})
+        try:
+            job_id = _run(any_db, path, plans, "creators")
+        finally:
+            for plan in plans.values():
+                plan.close()
+    with any_db.unit_of_work() as session:
+        items = list(session.scalars(select(JobItem).where(JobItem.job_id == job_id)))
+    links = {(i.marketplace, i.detail_page_url) for i in items if i.status == "matched"}
+    assert {m for m, _ in links} == {"FR", "DE"} and len(links) == 2 * len(codes)
+    for market, url in links:
+        assert ("tag=code2asin-de-21" if market == "DE" else "tag=code2asin-21") in (url or "")

@@ -340,7 +340,9 @@ class CreatorsClient:
         if status == 400 and reason in ("InvalidPartnerTag", "InvalidAssociate"):
             raise ConfigurationError(
                 f"The Creators API refused the partner tag {self._tag!r} for {self._market.host}: use a "
-                "tracking ID of your store on that marketplace (CODE2ASIN_CREATORS_PARTNER_TAG)."
+                "tracking ID of your store on that marketplace (CODE2ASIN_CREATORS_PARTNER_TAG, or for "
+                f'another marketplace its store in CODE2ASIN_CREATORS_STORES, e.g. {{"{self._market.code}": '
+                '{"partner_tag": "mystore-21"}}).'
             )
         if status == 401:
             raise ConfigurationError(

@@ -17,12 +17,12 @@ A plan is written as stages joined by ``+``; the first stage identifies, the oth
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import httpx
 
-from code2asin.config import Settings
+from code2asin.config import CreatorsStore, Settings
 from code2asin.errors import ConfigurationError
 from code2asin.jobs.runner import Plan
 from code2asin.providers.base import EnrichProvider, IdentifyProvider
@@ -67,6 +67,24 @@ class Endpoints:
     on_close: list[Callable[[], None]] = field(default_factory=list)
     #: image hosts to trust for this plan (the sandbox's CDN is plain http on loopback)
     image_hosts: list[str] = field(default_factory=list)
+    #: other marketplaces' Associates stores (``CODE2ASIN_CREATORS_STORES``); see ``for_marketplace``
+    creators_stores: dict[str, CreatorsStore] = field(default_factory=dict)
+
+    def for_marketplace(self, marketplace: str) -> Endpoints:
+        """These endpoints with the Creators credential and tag of ``marketplace``'s own store, when one
+        is configured (each field it leaves unset keeps the default store's)."""
+        store = self.creators_stores.get(get_marketplace(marketplace).code)
+        if store is None:
+            return self
+        secret = store.credential_secret.get_secret_value() if store.credential_secret else None
+        return replace(
+            self,
+            creators_id=store.credential_id or self.creators_id,
+            creators_secret=secret or self.creators_secret,
+            creators_version=store.credential_version or self.creators_version,
+            partner_tag=store.partner_tag or self.partner_tag,
+            creators_token_url=store.token_url or self.creators_token_url,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Endpoints:
@@ -89,6 +107,7 @@ class Endpoints:
             spapi_pricing_rate=s.pricing_requests_per_second,
             keepa_api_key=k.api_key.get_secret_value() if k.api_key else None,
             keepa_api_url=k.api_url,
+            creators_stores=dict(c.stores),
         )
 
     @classmethod
@@ -98,6 +117,7 @@ class Endpoints:
 
         running = sandbox.SandboxServer("127.0.0.1", 0).start()
         endpoints = cls.for_running_sandbox(settings, running, marketplace)
+        endpoints.creators_stores = {}  # the demo's sandbox knows its own test credentials only
         endpoints.on_close.append(running.stop)
         return endpoints
 
@@ -276,6 +296,7 @@ def build_plan(
             endpoints = Endpoints.sandbox(settings, marketplace)
         else:
             endpoints = Endpoints.from_settings(settings)
+    endpoints = endpoints.for_marketplace(marketplace)
     http = httpx.Client(timeout=HTTP_TIMEOUT, headers={"User-Agent": "code2asin/0.1"})
     limiter = limiter or create_limiter(settings.broker_url)
     closers = [http.close, *endpoints.on_close]
@@ -329,6 +350,7 @@ def build_plans(
             endpoints = None
             if running is not None:
                 endpoints = Endpoints.for_running_sandbox(settings, running, marketplace)
+                endpoints.creators_stores = {}  # the demo's sandbox knows its own test credentials only
                 if not plans:
                     endpoints.on_close.append(running.stop)
             plans[marketplace] = build_plan(settings, plan, marketplace, endpoints=endpoints, limiter=limiter)

@@ -48,6 +48,12 @@ class CreatorsConfig:
     ineligible: frozenset[str]
     base_url: str
     get_items_result_key: str = "itemsResult"
+    #: marketplace country -> the only tags its store accepts (an Associates store per marketplace);
+    #: a marketplace not listed accepts ``partner_tags``
+    store_tags: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def tags_for(self, marketplace: Marketplace) -> frozenset[str]:
+        return dict(self.store_tags).get(marketplace.country, self.partner_tags)
 
 
 def authenticate(request: Request, store: TokenStore) -> tuple[Token, Marketplace]:
@@ -90,7 +96,9 @@ def authenticate(request: Request, store: TokenStore) -> tuple[Token, Marketplac
     return token, marketplace
 
 
-def parse_body(request: Request, allowed: frozenset[str], config: CreatorsConfig) -> JSON:
+def parse_body(
+    request: Request, allowed: frozenset[str], config: CreatorsConfig, marketplace: Marketplace
+) -> JSON:
     content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise validation_error("Content-Type must be application/json", reason="CannotParse")
@@ -106,7 +114,7 @@ def parse_body(request: Request, allowed: frozenset[str], config: CreatorsConfig
     tag = body.get("partnerTag")
     if not isinstance(tag, str) or not tag:
         raise validation_error("partnerTag is required", fields=["partnerTag"])
-    if tag not in config.partner_tags:
+    if tag not in config.tags_for(marketplace):
         raise validation_error(f"The partner tag {tag} is invalid", reason="InvalidPartnerTag",
                                fields=["partnerTag"])
     resources = body.get("resources", ["itemInfo.title"])
@@ -126,7 +134,7 @@ def _int_field(body: JSON, name: str, low: int, high: int, default: int) -> int:
 
 
 def search_items(request: Request, config: CreatorsConfig, marketplace: Marketplace) -> JSON:
-    body = parse_body(request, SEARCH_FIELDS, config)
+    body = parse_body(request, SEARCH_FIELDS, config, marketplace)
     if not any(body.get(name) for name in SEARCH_CRITERIA):
         raise validation_error("At least one search criterion is required", fields=list(SEARCH_CRITERIA[:6]))
     keywords = body.get("keywords")
@@ -154,7 +162,7 @@ def search_items(request: Request, config: CreatorsConfig, marketplace: Marketpl
 
 
 def get_items(request: Request, config: CreatorsConfig, marketplace: Marketplace) -> JSON:
-    body = parse_body(request, GET_FIELDS, config)
+    body = parse_body(request, GET_FIELDS, config, marketplace)
     ids = body.get("itemIds")
     if not isinstance(ids, list) or not 1 <= len(ids) <= 10 or not all(isinstance(i, str) for i in ids):
         raise validation_error("itemIds must be a list of 1 to 10 ASINs", fields=["itemIds"])

@@ -18,13 +18,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from code2asin.sandbox import auth, creators, keepa, prices, spapi
+from code2asin.sandbox import auth, catalogue, creators, keepa, prices, spapi
 from code2asin.sandbox.common import (
     ApiError,
     LoggedRequest,
@@ -98,6 +98,7 @@ class SandboxServer:
         fault_timeout_s: float = 30.0,
         keepa_key: str | Iterable[str] = DEFAULT_KEEPA_KEY,
         expired_keepa_key: str = EXPIRED_KEEPA_KEY,
+        store_tags: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.latency_ms = latency_ms
@@ -105,6 +106,12 @@ class SandboxServer:
         self.get_items_result_key = get_items_result_key
         tags = frozenset([partner_tag] if isinstance(partner_tag, str) else partner_tag)
         self._partner_tags = tags
+        #: a marketplace listed here is a store of its own: only its tag passes there (real Amazon refuses
+        #: another store's tracking ID with InvalidPartnerTag)
+        self._store_tags = tuple(
+            (catalogue.marketplace_code(market), frozenset([tag]))
+            for market, tag in (store_tags or {}).items()
+        )
         self._ineligible = frozenset({ineligible_credential_id})
         self.credentials = auth.Credentials(
             creators={credential_id: credential_secret, ineligible_credential_id: credential_secret},
@@ -211,7 +218,7 @@ class SandboxServer:
 
     def _config(self) -> creators.CreatorsConfig:
         return creators.CreatorsConfig(self._partner_tags, self._ineligible, self.base_url,
-                                       self.get_items_result_key)
+                                       self.get_items_result_key, self._store_tags)
 
     def _dispatch(self, operation: str, request: Request) -> Reply:
         if operation == "token":
