@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -182,6 +183,13 @@ def convert(
     confidence_threshold: Annotated[
         float | None, typer.Option(help="Matches below this confidence (0-1) are reported, not accepted.")
     ] = None,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            help="Minutes the run may wait, in all, for rows due again (a quota refill, the 1- and 5-minute "
+            "retries); rows due later end failed and say so."
+        ),
+    ] = 10.0,
 ) -> None:
     """Run one job on the configured backend and write the results file."""
     from code2asin.jobs.convert import ConvertRequest, run_convert
@@ -210,6 +218,7 @@ def convert(
         confidence_threshold=(
             settings.confidence_threshold if confidence_threshold is None else confidence_threshold
         ),
+        max_wait_seconds=max(max_wait, 0.0) * 60,
     )
     if not 0.0 <= request.confidence_threshold <= 1.0:
         fail("The confidence threshold is a number between 0 and 1.")
@@ -223,13 +232,20 @@ def convert(
                 progress.update(reading, completed=n)
 
             def on_process(done: int, total: int) -> None:
-                progress.update(processing, completed=done, total=total, visible=True)
+                progress.update(
+                    processing, completed=done, total=total, visible=True, description="Looking up"
+                )
+
+            def on_wait(due: datetime) -> None:
+                when = due.astimezone().strftime("%H:%M:%S")
+                progress.update(processing, description=f"Waiting for the quota or a retry until {when}")
 
             result = run_convert(
                 settings,
                 request,
                 on_read=on_read,
                 on_process=on_process,
+                on_wait=on_wait,
                 table_opener=lambda p: _open(p, settings, code_column),
             )
     except Code2AsinError as exc:

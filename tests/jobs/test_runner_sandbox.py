@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -292,3 +293,52 @@ def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balan
         assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
     rows = items(sqlite_db, job_id)
     assert {r.status for r in rows} == {"matched"} and {r.attempts for r in rows} == {1}
+
+
+@pytest.mark.parametrize("budget", [30.0, 1.0])
+def test_a_one_shot_run_waits_for_rows_due_within_its_budget_and_no_longer(
+    sqlite_db: Database,
+    sandbox: sb.SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    budget: float,
+) -> None:
+    from code2asin.errors import ErrorType, ProviderError
+    from code2asin.jobs.embedded import run_job_waiting
+
+    codes = catalogue.example_codes()["single"][:3]
+    job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "creators")
+    plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox))
+    identify = plan.identify.identify
+    calls: list[int] = []
+
+    def short_of_quota_once(batch: Sequence[LookupCode]) -> dict[str, LookupOutcome]:
+        calls.append(len(batch))
+        if len(calls) == 1:  # our pacing declines the first call: the quota is back in a moment
+            raise ProviderError("Quota short", ErrorType.API_RATE_LIMIT, 0.5, sent=False)
+        return identify(batch)
+
+    monkeypatch.setattr(plan.identify, "identify", short_of_quota_once)
+    waits: list[datetime] = []
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    try:
+        outcome = run_job_waiting(
+            sqlite_db, runner_for(sqlite_db, plan), job_id, max_wait_seconds=budget, on_wait=waits.append,
+            sleep=sleep,
+        )  # fmt: skip
+    finally:
+        plan.close()
+    rows = items(sqlite_db, job_id)
+    if budget >= 10:  # the row is due again in about 5 s (the shortest deferral): the run waits for it
+        assert outcome is PoolOutcome.FINISHED and len(waits) == 1 and 3 < slept[0] < 6
+        assert {r.status for r in rows} == {"matched"}
+    else:  # due later than the budget: handed back at once, nothing slept
+        assert outcome is PoolOutcome.WAITING and waits == [] and slept == []
+        # creators searches one code per call: the declined code waits, the two others matched
+        ended = sorted((r.status, r.attempts) for r in rows)
+        assert ended == [("matched", 1), ("matched", 1), ("pending", 0)]

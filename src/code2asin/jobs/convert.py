@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from code2asin.images import ImageFetcher
 from code2asin.ingest import InputTable
 from code2asin.jobs import service
 from code2asin.jobs.cache import LookupCacheStore
-from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job
+from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job_waiting
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
 from code2asin.jobs.runner import ChunkRunner, Plan
@@ -39,6 +40,8 @@ class ConvertRequest:
     image_mode: str = "replace"
     code_column: str | None = None
     confidence_threshold: float = 0.5
+    #: how long the run may wait, in all, for rows due again (a quota refill, the 1- and 5-minute retries)
+    max_wait_seconds: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ def run_convert(
     table_opener: Callable[[Path], InputTable],
     on_read: Callable[[int], None] | None = None,
     on_process: Callable[[int, int], None] | None = None,
+    on_wait: Callable[[datetime], None] | None = None,
 ) -> ConvertResult:
     """Create the job, run it to its end, write the results file; returns the job's outcome.
 
@@ -107,7 +111,15 @@ def run_convert(
                 db, plans[marketplaces[0]], cache, worker_id="cli", plan_for=plans.__getitem__
             )
             runner.complete_if_finished(job_id)  # a file without any valid code has nothing to look up
-            if run_job(db, runner, job_id, on_progress=on_process) is PoolOutcome.WAITING:
+            outcome = run_job_waiting(
+                db,
+                runner,
+                job_id,
+                max_wait_seconds=request.max_wait_seconds,
+                on_progress=on_process,
+                on_wait=on_wait,
+            )
+            if outcome is PoolOutcome.WAITING:
                 give_up_waiting_rows(db, job_id, runner)
             if request.download_images:
                 copy_images(settings, db, *plans.values())

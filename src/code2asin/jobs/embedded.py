@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, or_, select, update
@@ -86,10 +88,51 @@ def run_job(
                             on_progress(job.processed_codes, job.total_codes)
 
 
+def next_retry_at(db: Database, job_id: str) -> datetime | None:
+    """When the job's earliest waiting row is due again (None: no row waits)."""
+    with db.unit_of_work() as session:
+        due = session.scalar(
+            select(func.min(JobItem.next_attempt_at)).where(
+                JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING
+            )
+        )
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return due
+
+
+def run_job_waiting(
+    db: Database,
+    runner: ChunkRunner,
+    job_id: str,
+    *,
+    max_wait_seconds: float,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_wait: Callable[[datetime], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PoolOutcome:
+    """``run_job``, then wait for rows due again within ``max_wait_seconds`` in all (a quota refill, a quick
+    retry) and run them; returns ``WAITING`` when what is left is due later than that (the one-shot CLI)."""
+    deadline = time.monotonic() + max_wait_seconds
+    while True:
+        outcome = run_job(db, runner, job_id, on_progress=on_progress)
+        if outcome is not PoolOutcome.WAITING:
+            return outcome
+        due = next_retry_at(db, job_id)
+        if due is None:
+            continue  # the rows ended meanwhile
+        wait = max((due - utcnow()).total_seconds(), 0.0)
+        if time.monotonic() + wait > deadline:
+            return outcome
+        if on_wait:
+            on_wait(due)
+        sleep(wait + 0.05)
+
+
 def _gave_up(message: str | None) -> str:
-    last = (message or "Lookup failed").split(" (attempt")[0]
+    last = re.split(r" \((?:attempt|not sent yet)", message or "Lookup failed")[0]
     return (
-        f"{last}; this one-shot run does not wait for the retry schedule: convert the file again later, "
+        f"{last}; this one-shot run does not wait that long (--max-wait): convert the file again later, "
         "or run it as a job with `code2asin serve`, which retries after 1, 5, 15, 60 and 240 minutes."
     )
 
