@@ -21,7 +21,19 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_FROM_JOB = "(SELECT jobs.marketplace FROM jobs WHERE jobs.id = {table}.job_id)"
+#: every existing item and chunk takes its job's marketplace
+_FILL = (
+    "UPDATE job_items SET marketplace = (SELECT jobs.marketplace FROM jobs WHERE jobs.id = job_items.job_id)",
+    "UPDATE job_chunks SET marketplace = "
+    "(SELECT jobs.marketplace FROM jobs WHERE jobs.id = job_chunks.job_id)",
+)
+#: a downgrade keeps each job's first marketplace only
+_KEEP_FIRST = (
+    "DELETE FROM job_items WHERE marketplace <> "
+    "(SELECT jobs.marketplace FROM jobs WHERE jobs.id = job_items.job_id)",
+    "DELETE FROM job_chunks WHERE marketplace <> "
+    "(SELECT jobs.marketplace FROM jobs WHERE jobs.id = job_chunks.job_id)",
+)
 
 
 def upgrade() -> None:
@@ -33,7 +45,8 @@ def upgrade() -> None:
     for table in ("job_items", "job_chunks"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("marketplace", sa.String(length=8), nullable=True))
-        op.execute(f"UPDATE {table} SET marketplace = {_FROM_JOB.format(table=table)}")  # noqa: S608
+    for statement in _FILL:
+        op.execute(statement)
 
     with op.batch_alter_table("job_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("field_sources", sa.JSON(), nullable=True))
@@ -47,14 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DELETE FROM job_items WHERE marketplace <> "  # noqa: S608
-        + _FROM_JOB.format(table="job_items")
-    )
-    op.execute(
-        "DELETE FROM job_chunks WHERE marketplace <> "  # noqa: S608
-        + _FROM_JOB.format(table="job_chunks")
-    )
+    for statement in _KEEP_FIRST:
+        op.execute(statement)
     with op.batch_alter_table("job_chunks", schema=None) as batch_op:
         batch_op.drop_column("marketplace")
     with op.batch_alter_table("job_items", schema=None) as batch_op:
