@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from code2asin.config import Settings
@@ -40,6 +40,13 @@ def create_engine_for(database_url: str) -> Engine:
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE or DELETE run through ``Session.execute`` (a ``CursorResult`` at run time;
+    the ORM's stubs type it as ``Result``, which has no ``rowcount``). Leases and claims rest on it."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def alembic_config(database_url: str) -> AlembicConfig:

@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from code2asin.config import Settings
-from code2asin.db import Database
+from code2asin.db import Database, rowcount
 from code2asin.errors import RETRY_BACKOFF_MINUTES, ErrorType, ProviderError
 from code2asin.images import FetchedImage, Fetcher, ImageFetcher
 from code2asin.jobs.models import ItemStatus, Job, JobItem, utcnow
@@ -161,7 +161,7 @@ def _lease(db: Database, task_id: int, now: datetime) -> _Work | None:
             .values(status=TaskStatus.RUNNING, lease_expires_at=now + LEASE, attempts=ImageTask.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if getattr(leased, "rowcount", 0) != 1:
+        if rowcount(leased) != 1:
             return None
         task = session.get_one(ImageTask, task_id, populate_existing=True)
         work = _Work(token=task.attempts)
@@ -234,7 +234,7 @@ def _owned(session: Session, task_id: int, token: int) -> ImageTask | None:
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if rowcount(claimed) != 1:
         return None
     return session.get_one(ImageTask, task_id, populate_existing=True)
 

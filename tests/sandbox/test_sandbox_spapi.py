@@ -144,7 +144,9 @@ def test_competitive_pricing(
     assert primary["Product"]["Identifiers"]["MarketplaceASIN"] == {"MarketplaceId": FR, "ASIN": asins[0]}
     (price,) = primary["Product"]["CompetitivePricing"]["CompetitivePrices"]
     assert price["CompetitivePriceId"] == "1"
-    expected = sandbox_item(asins[0]).price(BY_COUNTRY["FR"])  # type: ignore[union-attr]
+    item = sandbox_item(asins[0])
+    assert item is not None
+    expected = item.price(BY_COUNTRY["FR"])
     assert (
         price["Price"]["ListingPrice"]["Amount"],
         price["Price"]["ListingPrice"]["CurrencyCode"],

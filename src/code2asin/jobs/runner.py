@@ -28,7 +28,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from code2asin import barcodes, matching, observability
-from code2asin.db import Database
+from code2asin.db import Database, rowcount
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.image_tasks import enqueue_image_tasks
 from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
@@ -129,7 +129,7 @@ class ChunkRunner:
                 )
                 .execution_options(synchronize_session=False)
             )
-            return token if result.rowcount else None  # type: ignore[attr-defined]
+            return token if rowcount(result) else None
 
     def _keep_going(self, job_id: str, chunk_no: int, token: str) -> bool:
         """Before each provider call: is the job still processing, and is the lease still ours?
@@ -151,7 +151,7 @@ class ChunkRunner:
                 .values(lease_expires_at=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
-            return bool(renewed.rowcount)  # type: ignore[attr-defined]
+            return bool(rowcount(renewed))
 
     # -- the chunk -------------------------------------------------------------------------------
     @observability.observed_chunk
@@ -382,7 +382,7 @@ class ChunkRunner:
                 .values(lease_expires_at=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
-            if not mine.rowcount:  # type: ignore[attr-defined]
+            if not rowcount(mine):
                 return ChunkOutcome.SKIPPED
             if updates:
                 session.execute(update(JobItem), updates)
@@ -502,7 +502,7 @@ def complete_if_finished(db: Database, job_id: str, *, actor: str, now: datetime
             .values(status=target, completed_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount:  # type: ignore[attr-defined]
+        if rowcount(result):
             session.add(
                 JobEvent(
                     job_id=job_id,

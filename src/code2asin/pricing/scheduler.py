@@ -20,7 +20,7 @@ from typing import Protocol
 from cronsim import CronSim, CronSimError
 from sqlalchemy import select, update
 
-from code2asin.db import Database
+from code2asin.db import Database, rowcount
 from code2asin.errors import LifecycleError
 from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing.models import Tracker, TrackerStatus
@@ -93,7 +93,7 @@ def run_due_trackers(db: Database, dispatch: DispatchTarget, now: datetime) -> l
                 .values(next_run_at=next_slot(tracker.schedule, now))
                 .execution_options(synchronize_session=False)
             )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
+            if not rowcount(claimed):
                 continue  # another sweeper took this slot
             try:
                 result = start_run(session, tracker, SCHEDULER_ACTOR, now=now, slot=_aware(slot, now))

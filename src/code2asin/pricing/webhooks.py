@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import or_, select, update
 
-from code2asin.db import Database
+from code2asin.db import Database, rowcount
 from code2asin.errors import RETRY_BACKOFF_MINUTES, ErrorType
 from code2asin.images import Resolver, TrustedHost, is_public_address
 from code2asin.jobs.models import utcnow
@@ -156,7 +156,7 @@ def _claim(db: Database, delivery_id: int, now: datetime) -> tuple[str, bytes, d
             .values(claimed_until=now + CLAIM)
             .execution_options(synchronize_session=False)
         )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(claimed):
             return None
         delivery = session.get(WebhookDelivery, delivery_id)
         assert delivery is not None

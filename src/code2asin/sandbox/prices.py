@@ -31,9 +31,6 @@ CONTROL_PATH = "/_sandbox/prices"
 #: the largest move of the daily factor away from 1 (in parts per 10,000)
 MOVE_BASIS_POINTS = 300
 
-_UNSET = object()
-
-
 @dataclass
 class PriceBook:
     """One sandbox's price state: its date (None: today in UTC) and its per-(ASIN, marketplace) overrides."""
@@ -50,9 +47,11 @@ class PriceBook:
         with self._lock:
             self.overrides[(asin.upper(), marketplace.upper())] = price
 
-    def override(self, asin: str, marketplace: str) -> object:
+    def override(self, asin: str, marketplace: str) -> tuple[bool, float | None]:
+        """``(True, price)`` when a test set this price (``None``: no offer), else ``(False, None)``."""
+        key = (asin.upper(), marketplace.upper())
         with self._lock:
-            return self.overrides.get((asin.upper(), marketplace.upper()), _UNSET)
+            return (key in self.overrides, self.overrides.get(key))
 
     def clear(self) -> None:
         with self._lock:
@@ -91,9 +90,9 @@ def daily_factor(asin: str, day: date) -> float:
 def price_of(item: SandboxItem, marketplace: Marketplace) -> tuple[float, str] | None:
     """The item's (price, currency) on ``marketplace`` today for the active book; None: no offer."""
     book = active_book()
-    forced = book.override(item.asin, marketplace.country)
-    if forced is not _UNSET:
-        return None if forced is None else (float(forced), marketplace.currency)  # type: ignore[arg-type]
+    overridden, forced = book.override(item.asin, marketplace.country)
+    if overridden:
+        return None if forced is None else (float(forced), marketplace.currency)
     if item.base_price_eur is None:
         return None
     moved = item.base_price_eur * daily_factor(item.asin, book.day())
