@@ -186,7 +186,9 @@ def _write_snapshot(session: Session, job_id: str, value: dict[str, Any]) -> Non
     session.execute(update(_jobs_snapshot).where(_jobs_snapshot.c.id == job_id).values(stats_snapshot=value))
 
 
-def _fill_snapshot_aside(session: Session, job_id: str, value: dict[str, Any]) -> None:
+def _fill_snapshot_aside(
+    session: Session, job: Job, grid: list[GridRow], fingerprint: str | None
+) -> None:
     """Keep a freshly computed snapshot for the next reads, in a short transaction of its own (PostgreSQL).
 
     A read session is never committed, and a GET must not wait on a writer: the write gives up after
@@ -195,6 +197,8 @@ def _fill_snapshot_aside(session: Session, job_id: str, value: dict[str, Any]) -
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
+    value = _snapshot_value(grid, fingerprint, _availability(session, job))
+    job_id = job.id
     try:
         with Session(bind=bind.engine if hasattr(bind, "engine") else bind) as aside, aside.begin():
             aside.execute(text("SET LOCAL lock_timeout = '200ms'"))
@@ -225,7 +229,7 @@ def job_grid(session: Session, job: Job) -> list[GridRow]:
         return list(snapshot.get("grid") or [])
     grid, fingerprint = _grid(session, job.id)
     if job.status != JobStatus.PROCESSING:
-        _fill_snapshot_aside(session, job.id, _snapshot_value(grid, fingerprint, _availability(session, job)))
+        _fill_snapshot_aside(session, job, grid, fingerprint)
     return grid
 
 
