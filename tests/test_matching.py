@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -28,9 +29,9 @@ NUTELLA_IDS = {"EAN": ["3017620422003"]}
 
 def item(asin: str, **fields: object) -> Candidate:
     """A candidate with a buy-box offer unless the test says otherwise."""
-    defaults: dict[str, object] = {"source": "test", "buy_box": True, "price": Decimal("3.99")}
+    defaults: dict[str, Any] = {"source": "test", "buy_box": True, "price": Decimal("3.99")}
     defaults.update(fields)
-    return Candidate(asin=asin, **defaults)  # type: ignore[arg-type]
+    return Candidate(asin=asin, **defaults)
 
 
 def by_asin(decision: MatchDecision, asin: str) -> tuple[MatchType | None, float, tuple[str, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -49,8 +50,8 @@ def _token_maker(db: Database) -> Callable[..., str]:
     return make
 
 
-def build_api(db: Database, tmp_path: Path, **overrides: object) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", **overrides)  # type: ignore[arg-type]
+def build_api(db: Database, tmp_path: Path, **overrides: Any) -> Iterator[Api]:
+    settings = Settings(data_dir=tmp_path / "data", **overrides)
     dispatcher = EmbeddedDispatcher(settings, db, sweep_seconds=3600)
     app = create_app(settings, db=db, dispatcher=dispatcher)
     try:

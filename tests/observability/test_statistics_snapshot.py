@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, column, select, table, update
 
 from code2asin.db import Database
@@ -34,9 +36,9 @@ def finished_job(db: Database) -> str:
         return job.id
 
 
-def page(db: Database, job_id: str, **filters: str) -> dict[str, object]:
+def page(db: Database, job_id: str, **filters: Any) -> dict[str, Any]:
     with db.unit_of_work() as session:
-        return queries.results_page(session, job_id, url_for=lambda k: k, limit=2, **filters)  # type: ignore[arg-type]
+        return queries.results_page(session, job_id, url_for=lambda k: k, limit=2, **filters)
 
 
 def test_snapshot_tiles_equal_the_live_tiles_and_add_up(any_db: Database) -> None:

@@ -63,7 +63,9 @@ def test_four_weekly_runs_store_history_raise_each_alert_once_and_deliver_signed
     assert len(first_prices) == 6 and all(p is not None and p >= 10 for p in first_prices.values())
     assert alerts(any_db) == []
 
-    a_new = float(first_prices[a_asin] * Decimal("1.25"))  # type: ignore[operator]
+    a_price = first_prices[a_asin]
+    assert a_price is not None
+    a_new = float(a_price * Decimal("1.25"))
     set_sandbox(sandbox, asin=a_asin, marketplace="FR", price=round(a_new, 2))
     set_sandbox(sandbox, asin=b_asin, marketplace="FR", price=None)  # no offer: out of stock
     set_sandbox(sandbox, asin=c_asin, marketplace="FR", price=0.5)  # under the 1.00 supplier price

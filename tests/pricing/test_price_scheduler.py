@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from code2asin.pricing.models import Tracker
 from code2asin.pricing.scheduler import next_slot, run_due_trackers
 
 
-def _tracker(db: Database, tmp_path: Path, **spec: object) -> str:
+def _tracker(db: Database, tmp_path: Path, **spec: Any) -> str:
     rows = [(e, a, "5") for e, a, _ in priced_products(3)]
     source = direct_job(db, tmp_path, rows)
     with db.unit_of_work() as session:
@@ -25,7 +26,7 @@ def _tracker(db: Database, tmp_path: Path, **spec: object) -> str:
             session,
             service.TrackerSpec(source_job_id=source, **spec),
             "tester",
-            now=MONDAY,  # type: ignore[arg-type]
+            now=MONDAY,
         )
         return tracker.id
 
