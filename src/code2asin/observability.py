@@ -169,9 +169,19 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
         }
         body.update(_fields(record))
-        if record.exc_info or record.exc_text:
-            body["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        exception = _exception_text(self, record)
+        if exception:
+            body["exception"] = exception
         return json.dumps(body, default=str, ensure_ascii=False)
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    """The record's traceback as text (already formatted once, or formatted now), or None."""
+    if record.exc_text:
+        return record.exc_text
+    if record.exc_info:
+        return formatter.formatException(record.exc_info)
+    return None
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -181,8 +191,9 @@ class KeyValueFormatter(logging.Formatter):
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         pairs = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in _fields(record).items())
         line = f"{ts} {record.levelname.lower():<7} {record.getMessage()} logger={record.name} {pairs}"
-        if record.exc_info or record.exc_text:
-            line += "\n" + (record.exc_text or self.formatException(record.exc_info))  # type: ignore[arg-type]
+        exception = _exception_text(self, record)
+        if exception:
+            line += "\n" + exception
         return line.rstrip()
 
 
