@@ -23,6 +23,7 @@ demo: $(VENV)/.installed
 	$(BIN)/code2asin convert $(DEMO_INPUT) -o $(DEMO_OUTPUT) --provider sandbox $(DEMO_ARGS)
 
 test: $(VENV)/.dev-installed
+	@scripts/test-prerequisites
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -13,7 +13,6 @@ from sqlalchemy import create_engine, text
 from code2asin.db import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CODE2ASIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from code2asin.barcodes import CodeType, ParsedCode, gtin14, is_valid_asin, normalise_asin, parse_code
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-OFF_FILE = REPO_ROOT.parent / "shared" / "data" / "real_barcodes_openfoodfacts.csv"
+OFF_FILE = REPO_ROOT / "tests" / "fixtures" / "openfoodfacts" / "real_barcodes_openfoodfacts.csv"
 REASONS = {
     "empty", "not_a_code", "scientific_notation", "letters", "length", "check_digit", "all_zero",
     "restricted_prefix", "coupon_prefix", "reserved_prefix",

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from code2asin.cli_pricing import track_app
 from code2asin.cli_service import serve, token_app, user_app
 from code2asin.cli_worker import beat as beat_command
 from code2asin.cli_worker import worker as worker_command
-from code2asin.config import Settings
+from code2asin.config import Settings, SettingsError, load_settings, unknown_variables
 from code2asin.errors import Code2AsinError
 from code2asin.export import write_results
 from code2asin.ingest import IngestLimits, InputTable, open_table
@@ -48,7 +49,7 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]Error:[/] {message}", highlight=False)
+    err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -96,7 +97,7 @@ def check(
     ] = None,
 ) -> None:
     """Parse and validate the codes only: no lookups, no database (status valid/invalid)."""
-    settings = Settings()
+    settings = load_settings()
     try:
         table = _open(input_path, settings, code_column)
         reasons: Counter[str] = Counter()
@@ -194,7 +195,7 @@ def convert(
     """Run one job on the configured backend and write the results file."""
     from code2asin.jobs.convert import ConvertRequest, run_convert
 
-    settings = Settings()
+    settings = load_settings()
     if mode not in ("amazon", "direct"):
         fail(f"Unknown mode {mode!r}: use amazon or direct.")
     if image_mode not in ("replace", "append", "skip"):
@@ -342,7 +343,7 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
     from code2asin.db import Database
 
-    settings = Settings()
+    settings = load_settings()
     db = Database.from_settings(settings)
     try:
         db.upgrade()
@@ -352,8 +353,15 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    """The ``code2asin`` entry point: an invalid setting is one sentence and exit code 2, whatever the
+    command; a ``CODE2ASIN_*`` variable that is no setting (a typo) is a warning."""
+    for warning in unknown_variables():
+        err.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     try:
         app()
+    except SettingsError as exc:
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)

@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from code2asin.cli_service import _database
-from code2asin.config import Settings
+from code2asin.config import load_settings
 from code2asin.errors import Code2AsinError
 
 track_app = typer.Typer(no_args_is_help=True, help="Price trackers: scheduled re-pricing with alerts.")
@@ -98,7 +98,7 @@ def track_run(
     from code2asin.jobs.models import Job
     from code2asin.pricing.service import get_tracker, start_run
 
-    settings = Settings()
+    settings = load_settings()
     try:
         with _database() as db:
             with db.unit_of_work() as session:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from code2asin.config import Settings
+from code2asin.config import load_settings
 from code2asin.errors import Code2AsinError
 
 if TYPE_CHECKING:  # imported when a command runs: `code2asin check` must not pay for alembic
@@ -50,7 +50,7 @@ def _fail(message: str) -> NoReturn:
 def _database() -> Iterator[Database]:
     from code2asin.db import Database
 
-    db = Database.from_settings(Settings())
+    db = Database.from_settings(load_settings())
     try:
         db.upgrade()
         yield db
@@ -158,7 +158,7 @@ def serve(
     from code2asin.api.deps import make_dispatcher
     from code2asin.observability import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     from code2asin.db import Database
 
     db = Database.from_settings(settings)

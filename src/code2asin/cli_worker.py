@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from code2asin.config import Settings
+from code2asin.config import Settings, load_settings
 from code2asin.jobs.queues import CHUNK_QUEUE, IMAGES_QUEUE
 
 
 def _settings_or_exit() -> Settings:
-    settings = Settings()
+    settings = load_settings()
     if not settings.broker_url:
         typer.echo(
             "Error: code2asin worker needs CODE2ASIN_BROKER_URL (redis://HOST:6379/0) and "

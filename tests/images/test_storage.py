@@ -102,8 +102,10 @@ def test_open_storage_defaults_to_a_folder_under_the_data_dir(tmp_path: Path) ->
     assert storage.root == (tmp_path / "d" / "storage").resolve()
 
 
-def test_open_storage_refuses_unknown_schemes_and_a_missing_bucket() -> None:
-    with pytest.raises(ValueError, match="Unsupported storage URL scheme"):
-        open_storage(Settings(storage_url="ftp://host/x"))
-    with pytest.raises(ValueError, match="no bucket"):
-        open_storage(Settings(storage_url="s3:///prefix"))
+def test_a_storage_url_of_an_unknown_scheme_or_without_bucket_is_refused_when_settings_load() -> None:
+    from code2asin.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="STORAGE_URL='ftp://host/x' is neither a file:// nor an s3://"):
+        load_settings(storage_url="ftp://host/x")
+    with pytest.raises(SettingsError, match="STORAGE_URL='s3:///prefix' names no bucket"):
+        load_settings(storage_url="s3:///prefix")

@@ -26,8 +26,9 @@ from code2asin.jobs.models import JobItem, JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.base import LookupCode
 from code2asin.providers.keepa import KeepaClient
-from code2asin.providers.plan import Endpoints, build_plan, parse_plan
+from code2asin.providers.plan import Endpoints, build_plan
 from code2asin.providers.spapi import SpapiPricing
+from code2asin.providers.stages import parse_plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 

@@ -50,7 +50,7 @@ def _new_job(
     settings: Settings, supplier_code: str, amazon: bool, options: schemas.ImportOptions, actor: str
 ) -> service.NewJob:
     from code2asin.providers.marketplaces import get_marketplace
-    from code2asin.providers.plan import parse_plan
+    from code2asin.providers.stages import parse_plan
 
     asked = options.marketplaces or [options.marketplace or settings.marketplace]
     plan = options.provider or settings.provider

@@ -32,7 +32,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from code2asin.config import Settings
+from code2asin.config import Settings, SettingsError, load_settings
 from code2asin.jobs.dispatch import (
     CHUNK_PRIORITY,
     CHUNK_QUEUE,
@@ -123,7 +123,7 @@ def create_celery(settings: Settings) -> Celery:
 
 def app_from_env() -> Celery:
     """The app built from ``CODE2ASIN_*`` environment variables (for ``celery -A`` and ``python -m``)."""
-    return create_celery(Settings())
+    return create_celery(load_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns Celery's exit code.
     """
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     code = create_celery(settings).start(argv=list(sys.argv[1:] if argv is None else argv))
     return int(code or 0)

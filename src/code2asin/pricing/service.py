@@ -74,7 +74,7 @@ def _check(spec: TrackerSpec) -> None:
     ):
         raise InvalidValueError("supplier_currency must be a 3-letter ISO 4217 code such as EUR.")
     if spec.provider_plan is not None:
-        from code2asin.providers.plan import parse_plan
+        from code2asin.providers.stages import parse_plan
 
         try:
             parse_plan(spec.provider_plan)

@@ -56,9 +56,9 @@ _PORTS = {"http": 80, "https": 443}
 
 def webhook_hosts() -> tuple[TrustedHost, ...]:
     """The hosts allowed to resolve to private addresses (setting ``CODE2ASIN_WEBHOOK_HOSTS``)."""
-    from code2asin.config import Settings
+    from code2asin.config import load_settings
 
-    return tuple(TrustedHost.parse(str(e)) for e in Settings().webhook_hosts if str(e).strip())
+    return tuple(TrustedHost.parse(e) for e in load_settings().webhook_hosts)
 
 
 def check_webhook_url(

@@ -33,11 +33,11 @@ from code2asin.providers.keepa import KeepaClient
 from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 from code2asin.providers.spapi import SpapiClient, SpapiPricing
+from code2asin.providers.stages import parse_plan
 
 if TYPE_CHECKING:
     from code2asin.sandbox.server import SandboxServer
 
-KNOWN_STAGES = ("creators", "spapi", "keepa")
 HTTP_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=30.0)
 
 
@@ -147,22 +147,6 @@ class Endpoints:
 
 def _sandbox_version(marketplace: str) -> str:
     return get_marketplace(marketplace).creators_region_versions[0]
-
-
-def parse_plan(plan: str) -> list[str]:
-    """``"spapi+creators"`` -> ``["spapi", "creators"]``; raises ``ConfigurationError`` when unknown."""
-    stages = [s.strip().lower() for s in plan.split("+") if s.strip()]
-    if stages == ["sandbox"]:
-        return ["spapi", "creators", "keepa"]
-    unknown = [s for s in stages if s not in KNOWN_STAGES]
-    if not stages or unknown:
-        raise ConfigurationError(
-            f"Unknown provider plan {plan!r}: use sandbox, creators, spapi, keepa, or stages joined by + "
-            "(for example spapi+creators+keepa)."
-        )
-    if len(set(stages)) != len(stages):
-        raise ConfigurationError(f"Provider plan {plan!r} names a stage twice.")
-    return stages
 
 
 #: provider -> (what it does as the identify stage, what it does as an enrich stage)

@@ -29,7 +29,7 @@ from code2asin.ingest import IngestLimits, open_table
 from code2asin.jobs import service
 from code2asin.jobs.models import JobMode
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
-from code2asin.providers.plan import parse_plan
+from code2asin.providers.stages import parse_plan
 from code2asin.storage import Storage
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_file, form_text
 from code2asin.web.views import preview_table

@@ -32,7 +32,7 @@ from code2asin.pricing.models import DEFAULT_SCHEDULE, DEFAULT_THRESHOLD_PERCENT
 from code2asin.pricing.scheduler import validate_schedule
 from code2asin.pricing.webhooks import check_webhook_url
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
-from code2asin.providers.plan import parse_plan
+from code2asin.providers.stages import parse_plan
 from code2asin.web.charts import PricePoint, price_chart
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_text, safe_next
 from code2asin.web.paging import page_number, pager
