@@ -433,3 +433,11 @@ def test_open_food_facts_barcodes_all_parse_with_sane_verdicts() -> None:
             assert result.reason == "check_digit", cell
     assert reasons["restricted_prefix"] > 400  # the sample holds hundreds of 02x/2xx store labels
     assert 0 < reasons["check_digit"] < 0.05 * len(results)
+
+
+def test_a_numeric_cell_keeps_what_the_user_typed_as_its_input_code() -> None:
+    # Excel stores a typed 3615366690252 as the float 3615366690252.0: the user never typed ".0"
+    parsed = parse_code(3615366690252.0)
+    assert parsed.raw == "3615366690252" and parsed.gtin == "03615366690252"
+    assert parse_code(36000291452.0).raw == "36000291452"
+    assert parse_code(3615366690252).raw == "3615366690252"

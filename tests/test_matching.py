@@ -274,3 +274,46 @@ def test_exact_always_has_identifier_proof_and_order_does_not_matter(
     assert decision.accepted == (decision.asin is not None and decision.confidence >= 0.5)
     shuffled = data.draw(st.permutations(candidates))
     assert decide(code, shuffled, supplier_title=supplier_title) == decision
+
+
+# --- the second look at a proven match (issue 12) -------------------------------------------------------
+
+def test_a_proven_match_whose_title_and_price_disagree_keeps_its_type_but_asks_for_a_check() -> None:
+    found = item("B000NUTELA", identifiers=NUTELLA_IDS, title="Nutella pâte à tartiner 400 g",
+                 price=Decimal("5.99"))
+    decision = decide(NUTELLA, [found], supplier_title="Tournevis cruciforme PH2 acier",
+                      supplier_price=Decimal("1.00"))
+    assert (decision.match_type, decision.accepted) == (MatchType.EXACT, True)
+    assert decision.review == ("title", "price")
+    assert decision.confidence == round(0.99 * 0.85 * 0.85, 2)
+    assert re.search(r"title similarity 0\.\d\d, price \+499 %: check\.$", decision.reason), decision.reason
+
+
+def test_a_close_title_and_a_usual_retail_margin_raise_no_flag() -> None:
+    found = item("B000NUTELA", identifiers=NUTELLA_IDS, title="Nutella Pâte à Tartiner aux Noisettes 400g",
+                 price=Decimal("5.99"))
+    decision = decide(NUTELLA, [found], supplier_title="NUTELLA 400G", supplier_price=Decimal("2.40"))
+    assert decision.review == () and decision.confidence == 0.99 and "check" not in decision.reason
+
+
+@pytest.mark.parametrize(("supplier", "amazon", "flagged"), [
+    ("1.00", "4.00", False), ("1.00", "4.01", True), ("10.00", "2.50", False), ("10.00", "2.49", True),
+])
+def test_the_price_flag_starts_past_a_factor_of_four(supplier: str, amazon: str, flagged: bool) -> None:
+    found = item("B000NUTELA", identifiers=NUTELLA_IDS, price=Decimal(amazon))
+    decision = decide(NUTELLA, [found], supplier_price=Decimal(supplier))
+    assert ("price" in decision.review) is flagged
+
+
+def test_a_supplier_asin_that_differs_is_flagged_and_one_that_agrees_is_not() -> None:
+    found = item("B000NUTELA", identifiers=NUTELLA_IDS)
+    differs = decide(NUTELLA, [found], supplier_asin=" b0cx23v2zk ")
+    assert differs.review == ("supplier_asin",)
+    assert differs.reason.endswith("supplier ASIN B0CX23V2ZK differs: check.")
+    assert decide(NUTELLA, [found], supplier_asin="B000NUTELA").review == ()
+
+
+def test_a_title_based_match_is_not_flagged_for_its_title() -> None:
+    found = item("B0FUZZY001", identifiers={"EAN": ["4006381333931"]}, title="Stabilo Boss Original jaune")
+    decision = decide(NUTELLA, [found], supplier_title="Stabilo Boss Original jaune fluo")
+    assert decision.match_type is MatchType.FUZZY and decision.review == ()

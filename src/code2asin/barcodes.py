@@ -151,7 +151,7 @@ def parse_code(value: object) -> ParsedCode:
     floats below 2**53 and integral Decimals give their exact digits; NaN is an empty cell. See the module
     docstring for the reading rules and reason keys.
     """
-    raw = "" if value is None else value if isinstance(value, str) else str(value)
+    raw = "" if value is None else value if isinstance(value, str) else _typed_text(value)
     if value is None:
         return _bad(raw, "empty", "Empty cell: there is no barcode to look up.")
     if isinstance(value, bool):
@@ -163,6 +163,13 @@ def parse_code(value: object) -> ParsedCode:
     if raw.isascii() and raw.isdigit():  # the common case needs none of the cleaning below
         return _parse_digits(raw, raw, [])
     return _parse_text(raw, raw)
+
+
+def _typed_text(value: object) -> str:
+    """What the user typed into a numeric cell: Excel stores 3615366690252 as 3615366690252.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _MAX_EXACT_FLOAT:
+        return str(int(value))
+    return str(value)
 
 
 def _parse_number(raw: str, value: Integral | Decimal | Real) -> ParsedCode:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from code2asin.config import Settings
@@ -189,6 +189,19 @@ def _lease(db: Database, task_id: int, now: datetime) -> _Work | None:
         work.urls = [str(url) for url in item.amazon_images or ()]
         work.existing = {image.sha256 for image in products.list_images(session, product.id)}
         return work
+
+
+def images_not_copied(session: Session, job_id: str) -> int:
+    """Rows of ``job_id`` whose images were owed and are not (yet) in storage: failed, or waiting for a
+    retry."""
+    return int(
+        session.scalar(
+            select(func.count(ImageTask.id)).where(
+                ImageTask.job_id == job_id, ImageTask.status != TaskStatus.DONE
+            )
+        )
+        or 0
+    )
 
 
 def _fetch_all(fetcher: Fetcher, work: _Work) -> tuple[list[FetchedImage], list[ProviderError]]:

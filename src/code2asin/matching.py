@@ -40,6 +40,11 @@ parent/multipack status) is a candidate; the confidence is then multiplied by th
 criterion that separated them: proof form 0.91, title 0.93, offer 0.89, sales rank 0.86, ASIN only 0.81
 (an uncontested exact 0.99 becomes 0.90, 0.88, 0.85 or 0.80). Confidences are rounded to 2 decimals.
 
+Second look: the winner is compared with the supplier's own title, price and ASIN (``match_review``).
+A title sharing almost nothing with Amazon's, a price off by more than a factor of 4, or another supplier
+ASIN keeps the match type but multiplies the confidence by 0.85 per disagreement, and the reason ends
+with what to check ("title similarity 0.40, price +499 %: check"); ``MatchDecision.review`` lists them.
+
 ``MatchDecision.asin`` holds the best candidate whenever it has a match type, even below ``threshold``;
 ``accepted`` is False then, and the caller reports the ASIN without accepting it. With no evidence at all
 ``asin`` and ``match_type`` are None and ``confidence`` is 0.
@@ -51,10 +56,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from rapidfuzz import fuzz
 
+from code2asin.barcodes import normalise_asin
+from code2asin.match_review import review_match
 from code2asin.providers.base import Candidate, LookupCode
 
 
@@ -87,6 +95,8 @@ class MatchDecision:
     accepted: bool
     candidates: tuple[ScoredCandidate, ...]
     reason: str
+    #: what a person should check about the chosen item (``match_review`` flags); empty when nothing
+    review: tuple[str, ...] = ()
 
 
 FUZZY_FLOOR = 0.85
@@ -195,6 +205,9 @@ class _Scored:
     offer_rank: int
     sales_rank: int | None
     similarity: float
+    #: for the second look at the winner (``match_review``): its price, and whether both titles exist
+    price: Decimal | None = None
+    titles_compared: bool = False
 
     def key(self) -> tuple[object, ...]:
         pub = self.public
@@ -259,7 +272,8 @@ def _score(code: LookupCode, candidate: Candidate, supplier_title: str | None) -
         reasons.append(f"title similarity {similarity:.2f}")
     match_type, score = _type_and_score(kind, is_pack, is_parent, offer_rank, similarity)
     public = ScoredCandidate(candidate.asin, score, match_type, tuple(reasons), is_pack, quantity)
-    return _Scored(public, kind, proof_text, is_parent, offer_rank, candidate.sales_rank, similarity)
+    return _Scored(public, kind, proof_text, is_parent, offer_rank, candidate.sales_rank, similarity,
+                   candidate.price, bool(supplier_title and candidate.title))
 
 
 def _type_and_score(kind: str | None, is_pack: bool, is_parent: bool, offer_rank: int,
@@ -349,12 +363,14 @@ def _no_match_reason(code_text: str, count: int, supplier_title: str | None) -> 
 
 
 def decide(code: LookupCode, candidates: Sequence[Candidate], *, supplier_title: str | None = None,
-           threshold: float = 0.5) -> MatchDecision:
+           threshold: float = 0.5, supplier_price: Decimal | None = None,
+           supplier_asin: str | None = None) -> MatchDecision:
     """Score every candidate for ``code`` and choose one (rules and figures in the module docstring).
 
     Returns a :class:`MatchDecision` whose ``candidates`` are all scored, best first. It never raises
     for odd data: unknown fields count as absent. The result does not depend on the order of
-    ``candidates``; ties are broken by ASIN.
+    ``candidates``; ties are broken by ASIN. The winner then gets a second look against the supplier's
+    title, price and ASIN (``match_review``): a disagreement lowers its confidence and says what to check.
     """
     code_text = f"{_CODE_LABELS.get(code.code_type, code.code_type)} {code.code}"
     ranked = sorted((_score(code, c, supplier_title) for c in candidates), key=_Scored.key)
@@ -375,10 +391,21 @@ def decide(code: LookupCode, candidates: Sequence[Candidate], *, supplier_title:
                        f"{_criterion_phrase(criterion, winner)}")
     if winner.proof != "title":
         clauses += _passed_over(winner, ranked[1:])
+    review = review_match(
+        asin=winner.public.asin,
+        title_checked=winner.proof != "title",
+        title_similarity=winner.similarity if winner.titles_compared else None,
+        amazon_price=winner.price,
+        supplier_price=supplier_price,
+        supplier_asin=normalise_asin(supplier_asin) if supplier_asin else None,
+    )
+    if review.flags:
+        confidence = round(confidence * review.factor, 2)
+        clauses.append(str(review.clause))
     accepted = confidence >= threshold
     if not accepted:
         clauses.append(f"confidence {confidence:.2f} is below the threshold {threshold:.2f}, "
                        "so it is reported, not accepted")
     reason = "; ".join(clauses)
     return MatchDecision(winner.public.asin, winner.public.match_type, confidence, accepted, public,
-                         reason[0].upper() + reason[1:] + ".")
+                         reason[0].upper() + reason[1:] + ".", review.flags)

@@ -229,3 +229,33 @@ def test_retry_puts_retryable_failed_rows_and_their_chunks_back_to_pending(api: 
     _post(api, token, f"/code2asin/jobs/{job_id}/start")
     api.dispatcher.wait(job_id, timeout=120)
     assert _get(api, token, f"/code2asin/jobs/{job_id}")["status"] == "completed"
+
+
+def test_needs_review_filters_the_flagged_rows_and_a_manual_validation_clears_the_flag(api: Api) -> None:
+    token = api.token()
+    content = ("EAN;ASIN;Désignation\n5035010764456;B000WRONG1;Planche à découper\n"
+               "3372850489043;;Perceuse\n").encode()  # fmt: skip
+    created = upload(api, token, amazon=True, options='{"provider": "sandbox", "marketplace": "FR"}',
+                     content=content, filename="with_asin.csv")  # fmt: skip
+    job_id = str(created["job_id"])
+    _post(api, token, f"/code2asin/jobs/{job_id}/start")
+    api.dispatcher.wait(job_id, timeout=120)
+    everything = _get(api, token, f"/code2asin/results/{job_id}")
+    assert everything["asin_differs"] == 1 and everything["needs_review"] >= 1
+    flagged = _get(api, token, f"/code2asin/results/{job_id}", needs_review="true")
+    assert 1 in [i["row"] for i in flagged["items"]]
+    first = next(i for i in flagged["items"] if i["row"] == 1)
+    assert first["needs_review"] is True and "supplier_asin" in first["review_flags"]
+    assert flagged["filtered_total"] == everything["needs_review"]
+    others = _get(api, token, f"/code2asin/results/{job_id}", needs_review="false")
+    assert all(not i["needs_review"] for i in others["items"])
+    assert others["filtered_total"] + flagged["filtered_total"] == everything["total"]
+    stats = _get(api, token, f"/code2asin/jobs/{job_id}")["statistics"]
+    assert (stats["needs_review"], stats["asin_differs"]) == (everything["needs_review"], 1)
+
+    url = f"/code2asin/jobs/{job_id}/results/1/validate"
+    validated = _post(api, token, url, json={"asin": first["asin"]})
+    assert validated.status_code == 200, validated.text
+    assert validated.json()["needs_review"] is False and validated.json()["review_flags"] == []
+    after = _get(api, token, f"/code2asin/results/{job_id}")
+    assert after["asin_differs"] == 0 and after["needs_review"] == everything["needs_review"] - 1

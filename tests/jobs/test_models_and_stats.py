@@ -70,7 +70,7 @@ def test_statistics_tiles_add_up_from_the_items(any_db: Database) -> None:
     assert (stats.with_asin, stats.with_price, stats.with_images) == (3, 1, 1)
     assert (stats.exact_matches, stats.partial_matches, stats.fuzzy_matches) == (1, 1, 1)
     assert stats.avg_confidence == pytest.approx((0.98 + 0.8 + 0.6) / 3, abs=1e-4)
-    assert dict(stats.tiles())["Avg Confidence"] == "79.3%"
+    assert {t.label: t.text for t in stats.tiles()}["Avg Confidence"] == "79.3%"
 
 
 def test_transitions_are_recorded_as_timeline_events_with_actor(any_db: Database) -> None:

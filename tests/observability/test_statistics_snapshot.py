@@ -63,7 +63,7 @@ def test_a_current_snapshot_is_read_instead_of_scanning_the_rows(any_db: Databas
         assert isinstance(stored, dict)
         snapshot = dict(stored)
         # planted: only a read shows it
-        snapshot["grid"] = [["FR", "matched", "manual", 1, 0, 0, 99, 99.0, 99]]
+        snapshot["grid"] = [["FR", "matched", "manual", 1, 0, 0, 99, 99.0, 99, 0, 0]]
         session.execute(
             update(jobs_snapshot).where(jobs_snapshot.c.id == job_id).values(stats_snapshot=snapshot)
         )

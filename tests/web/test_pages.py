@@ -21,15 +21,18 @@ IMPORT_FIELDS = {
 }
 
 
-def _preview(web: Web, path: str = "direct_example.csv", **fields: str) -> tuple[int, str]:
+def _preview(
+    web: Web, path: str = "direct_example.csv", content: bytes | None = None, **fields: str
+) -> tuple[int, str]:
     data = {**IMPORT_FIELDS, **fields, "csrf_token": web.csrf("/code2asin/ui/import")}
-    files = {"file": (path, (EXAMPLES / path).read_bytes(), "text/csv")}
+    body = content if content is not None else (EXAMPLES / path).read_bytes()
+    files = {"file": (path, body, "text/csv")}
     response = web.client.post("/code2asin/ui/import", data=data, files=files)
     return response.status_code, response.text
 
 
-def _create(web: Web, start: bool, **fields: str) -> str:
-    status, html = _preview(web, **fields)
+def _create(web: Web, start: bool, content: bytes | None = None, **fields: str) -> str:
+    status, html = _preview(web, content=content, **fields)
     assert status == 200, html
     found = re.search(r'name="upload" value="([^"]+)"', html)
     assert found
@@ -193,6 +196,24 @@ def test_create_and_start_runs_the_job_and_a_row_can_be_validated_by_hand(web: W
     assert "is not valid" in bad.text
 
 
+def test_the_needs_review_tile_and_filter_list_the_rows_to_check_with_their_reason(web: Web) -> None:
+    web.user("alice")
+    web.sign_in("alice")
+    content = "EAN;ASIN;Désignation\n5035010764456;B000WRONG1;Planche à découper\n3372850489043;;Perceuse\n"
+    job_id = _create(web, start=True, content=content.encode(), path="with_asin.csv", mode="amazon")
+    page = web.client.get(f"/code2asin/{job_id}/details").text
+    assert "Needs Review" in page and "Supplier ASIN Differs" in page
+    assert re.search(r'id="tile-asin_differs"[^>]*>1<', page)
+    flagged = web.client.get(f"/code2asin/{job_id}/details", params={"tab": "results", "needs_review": "1"})
+    assert '<tr data-row="1"' in flagged.text and 'data-review="supplier_asin' in flagged.text
+    assert "supplier ASIN B000WRONG1 differs: check." in flagged.text
+    assert '<option value="1" selected>' in flagged.text
+    others = web.client.get(f"/code2asin/{job_id}/details", params={"tab": "results", "needs_review": "0"})
+    assert '<tr data-row="1"' not in others.text and "data-review=" not in others.text
+    french = web.client.get(f"/code2asin/{job_id}/details", headers={"Accept-Language": "fr"}).text
+    assert "À vérifier" in french and "ASIN fournisseur différent" in french
+
+
 def test_a_forbidden_transition_is_reported_on_the_page_not_as_a_crash(web: Web) -> None:
     web.user("alice")
     web.sign_in("alice")
@@ -240,7 +261,7 @@ def test_live_endpoint_gives_status_tiles_and_fresh_fragments(web: Web) -> None:
     live = web.client.get(f"/code2asin/ui/jobs/{job_id}/live").json()
     assert live["status"] == "completed" and live["active"] is False
     assert set(live["tiles"]) == {"total", "with_asin", "with_images", "with_price", "exact", "fuzzy",
-                                  "partial", "avg_confidence"}  # fmt: skip
+                                  "partial", "avg_confidence", "needs_review", "asin_differs"}  # fmt: skip
     assert live["tiles"]["total"] == "11" and live["progress_percent"] == 100.0
     assert 'data-action="delete"' in live["actions_html"] and "Total duration" in live["timeline_html"]
 

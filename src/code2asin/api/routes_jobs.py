@@ -19,6 +19,7 @@ from code2asin.api import schemas
 from code2asin.api.deps import CurrentPrincipal, SessionDep, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES
 from code2asin.api.routes_media import media_url
+from code2asin.export import results_filename
 from code2asin.jobs import queries, service
 from code2asin.jobs.models import JobStatus
 
@@ -117,6 +118,9 @@ def results(
     match_type: MatchType | None = None,
     status: ResultStatus | None = None,
     marketplace: Annotated[str | None, Query(min_length=2, max_length=8, description="e.g. DE")] = None,
+    needs_review: Annotated[
+        bool | None, Query(description="true: only the matched rows to check; false: all the others.")
+    ] = None,
     page: Page = 1,
     limit: PerPage = 50,
 ) -> dict[str, Any]:
@@ -129,6 +133,7 @@ def results(
         match_type=match_type,
         status=status,
         marketplace=marketplace.upper() if marketplace else None,
+        needs_review=needs_review,
         page=page,
         limit=limit,
     )
@@ -161,10 +166,10 @@ def download(
 
     with state.db.unit_of_work() as session:
         job = queries.visible_job(session, job_id, principal.supplier_scope)
-        stem = Path(job.source_filename).stem or "results"
+        name = results_filename(job.source_filename, f".{format}")
     folder = Path(tempfile.mkdtemp(prefix="code2asin-download-"))
     try:
-        path = folder / f"{stem}.results.{format}"
+        path = folder / name
         export_job(state.db, job_id, path)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

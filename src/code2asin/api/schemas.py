@@ -87,6 +87,12 @@ class JobStatisticsOut(BaseModel):
     fuzzy_matches: int
     manual_matches: int
     avg_confidence: float | None
+    needs_review: int = Field(
+        default=0, description="Matched rows whose title or price disagrees with the supplier's: check them."
+    )
+    asin_differs: int = Field(
+        default=0, description="Matched rows whose supplier ASIN differs from the ASIN found."
+    )
 
 
 class TimelineEvent(BaseModel):
@@ -208,6 +214,13 @@ class ResultItem(BaseModel):
     available_on: list[str] | None = Field(
         default=None, description="Several-marketplace jobs: the marketplaces this row was found on."
     )
+    needs_review: bool = Field(default=False, description="A matched row a person should check.")
+    review_flags: list[str] = Field(
+        default_factory=list, description="Why: title, price and/or supplier_asin."
+    )
+    duplicate_of: int | None = Field(
+        default=None, description="The earlier row with the same code (looked up once)."
+    )
 
 
 class ResultsPage(BaseModel):
@@ -222,6 +235,8 @@ class ResultsPage(BaseModel):
     partial_matches: int
     manual_matches: int
     avg_confidence: float | None
+    needs_review: int = 0
+    asin_differs: int = 0
     filtered_total: int
     page: int
     limit: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.export import write_results
-from code2asin.image_tasks import ImageCopier
+from code2asin.image_tasks import ImageCopier, images_not_copied
 from code2asin.images import ImageFetcher
 from code2asin.ingest import InputTable
 from code2asin.jobs import service
@@ -23,6 +23,7 @@ from code2asin.jobs.runner import ChunkRunner, Plan
 from code2asin.jobs.stats import job_statistics
 from code2asin.providers.plan import build_plans
 from code2asin.storage import open_storage
+from code2asin.tiles import Tile
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,10 @@ class ConvertResult:
     job_id: str
     status: str
     rows: int
-    tiles: list[tuple[str, str]]
+    tiles: list[Tile]
     error_message: str | None = None
     #: several-marketplace jobs: each marketplace's tiles, and the "available on" summary
-    by_marketplace: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    by_marketplace: dict[str, list[Tile]] = field(default_factory=dict)
     availability: dict[str, Any] | None = None
 
 
@@ -149,30 +150,33 @@ def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
         marketplaces = job.marketplace_list
         headers = list(job.source_info.get("headers") or [])
         extra = [
-            ("Job", job.id),
-            ("Status", job.status),
-            ("Supplier", job.supplier_code),
-            ("Mode", job.mode),
-            ("Marketplace" if len(marketplaces) == 1 else "Marketplaces", ", ".join(marketplaces)),
-            ("Provider plan", job.provider_plan),
-            ("Source file", job.source_filename),
-            ("Matched", f"{stats.matched:,}"),
-            ("Not found", f"{stats.not_found:,}"),
-            ("Invalid", f"{stats.invalid:,}"),
-            ("Failed", f"{stats.failed:,}"),
+            Tile("Job", job.id, "text"),
+            Tile("Status", job.status, "text"),
+            Tile("Supplier", job.supplier_code, "text"),
+            Tile("Mode", job.mode, "text"),
+            Tile("Marketplaces" if len(marketplaces) > 1 else "Marketplace", ", ".join(marketplaces), "text"),
+            Tile("Provider plan", job.provider_plan, "text"),
+            Tile("Source file", job.source_filename, "text"),
+            Tile("Matched", stats.matched),
+            Tile("Not found", stats.not_found),
+            Tile("Invalid", stats.invalid),
+            Tile("Failed", stats.failed),
         ]
-        by_marketplace: dict[str, list[tuple[str, str]]] = {}
+        by_marketplace: dict[str, list[Tile]] = {}
         availability = job_availability(session, job)
         if availability is not None:
             for market in marketplaces:
                 by_marketplace[market] = job_statistics(session, job_id, market).tiles()
-                extra += [(f"{market} · {label}", value) for label, value in by_marketplace[market]]
+                extra += [replace(t, label=f"{market} · {t.label}") for t in by_marketplace[market]]
             extra += availability_lines(availability)
+        tiles = stats.tiles()
+        if (job.options or {}).get("download_images"):
+            tiles.append(Tile("Images Not Copied", images_not_copied(session, job_id)))
         rows = write_results(
             output_path,
             service.export_rows(session, job_id),
             headers,
-            stats.tiles(),
+            tiles,
             extra,
             marketplaces=marketplaces,
         )
@@ -180,19 +184,19 @@ def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
             job_id=job.id,
             status=job.status,
             rows=rows,
-            tiles=stats.tiles(),
+            tiles=tiles,
             error_message=job.error_message if job.status != JobStatus.COMPLETED else None,
             by_marketplace=by_marketplace,
             availability=availability,
         )
 
 
-def availability_lines(availability: dict[str, Any]) -> list[tuple[str, str]]:
-    """The "available on" summary as (label, value) lines for the Summary sheet and the CLI."""
+def availability_lines(availability: dict[str, Any]) -> list[Tile]:
+    """The "available on" summary as lines for the Summary sheet and the CLI."""
     n = len(availability["marketplaces"])
     return [
-        ("Input rows", f"{availability['rows']:,}"),
-        (f"Found on all {n} marketplaces", f"{availability['on_every_marketplace']:,}"),
-        ("Found on some marketplaces", f"{availability['on_some_marketplaces']:,}"),
-        ("Found on no marketplace", f"{availability['on_no_marketplace']:,}"),
+        Tile("Input rows", availability["rows"]),
+        Tile(f"Found on all {n} marketplaces", availability["on_every_marketplace"]),
+        Tile("Found on some marketplaces", availability["on_some_marketplaces"]),
+        Tile("Found on no marketplace", availability["on_no_marketplace"]),
     ]

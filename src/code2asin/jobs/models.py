@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -131,6 +132,13 @@ class JobItem(Base):
         UniqueConstraint("job_id", "row_no", "marketplace", name="uq_job_items_job_row_marketplace"),
         Index("ix_job_items_job_status", "job_id", "status"),
         Index("ix_job_items_job_gtin", "job_id", "gtin"),
+        Index(
+            "ix_job_items_job_review",
+            "job_id",
+            "row_no",
+            postgresql_where=text("review_flags IS NOT NULL"),
+            sqlite_where=text("review_flags IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -168,6 +176,10 @@ class JobItem(Base):
     input_values: Mapped[list[Any]] = mapped_column(NullableJSON, default=list)
     error_type: Mapped[str | None] = mapped_column(String(20))
     error_message: Mapped[str | None] = mapped_column(Text)
+    #: what a person should check on a matched row: "title", "price", "supplier_asin", comma-separated
+    review_flags: Mapped[str | None] = mapped_column(String(60))
+    #: the first row of the file with the same code (looked up once)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

@@ -34,10 +34,11 @@ from code2asin.jobs.lifecycle import allowed_actions
 from code2asin.jobs.models import ConversionLog, ItemStatus, Job, JobEvent, JobItem, JobStatus, utcnow
 from code2asin.jobs.service import InvalidValueError, duration_seconds
 from code2asin.jobs.stats import JobStatistics
+from code2asin.match_review import REVIEW_SUPPLIER_ASIN
 
 TIMELINE_LIMIT = 200
 UrlFor = Callable[[str], str | None]
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 #: ``jobs.stats_snapshot`` (migration 0003), reached through Core so the read side owns it
 _jobs_snapshot = table("jobs", column("id"), column("stats_snapshot", JSON(none_as_null=True)))
 
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 # -- statistics: one grouped scan, cached while the rows do not change ------------------------------------
 
 #: one grid row: marketplace, status, match_type, has_asin, has_images, has_price, rows, confidence sum,
-#: confidences
+#: confidences, needs review, supplier ASIN differs
 GridRow = list[Any]
 
 
@@ -56,6 +57,8 @@ def _grid_query(job_id: str) -> Any:
     # stored_images is NULL unless at least one image was stored (never an empty list)
     flag_images = case((JobItem.stored_images.is_not(None), 1), else_=0)
     flag_price = case((JobItem.amazon_price.is_not(None), 1), else_=0)
+    flag_review = case((JobItem.review_flags.is_not(None), 1), else_=0)
+    flag_differs = case((JobItem.review_flags.contains(REVIEW_SUPPLIER_ASIN), 1), else_=0)
     return (
         select(
             JobItem.marketplace,
@@ -68,22 +71,33 @@ def _grid_query(job_id: str) -> Any:
             func.sum(JobItem.match_confidence),
             func.count(JobItem.match_confidence),
             func.max(JobItem.updated_at),
+            flag_review,
+            flag_differs,
         )
         .where(JobItem.job_id == job_id)
-        .group_by(JobItem.marketplace, JobItem.status, JobItem.match_type, flag_asin, flag_images, flag_price)
+        .group_by(
+            JobItem.marketplace,
+            JobItem.status,
+            JobItem.match_type,
+            flag_asin,
+            flag_images,
+            flag_price,
+            flag_review,
+            flag_differs,
+        )
     )
 
 
 def _grid(session: Session, job_id: str) -> tuple[list[GridRow], str | None]:
-    """The job's rows counted by (marketplace, status, match_type, has ASIN, has images, has price), and the
-    fingerprint.
+    """The job's rows counted by (marketplace, status, match_type, has ASIN, has images, has price, needs
+    review, supplier ASIN differs), and the fingerprint.
 
     One statement, so the fingerprint (newest ``updated_at``) and the counts come from one snapshot.
     """
     grid: list[GridRow] = []
     newest: Any = None
     result: list[Any] = list(session.execute(_grid_query(job_id)))
-    for marketplace, status, match_type, a, i, p, rows, conf_sum, conf_count, changed in result:
+    for marketplace, status, match_type, a, i, p, rows, conf_sum, conf_count, changed, r, d in result:
         grid.append(
             [
                 marketplace,
@@ -95,6 +109,8 @@ def _grid(session: Session, job_id: str) -> tuple[list[GridRow], str | None]:
                 int(rows),
                 float(conf_sum or 0),
                 int(conf_count),
+                int(r),
+                int(d),
             ]
         )
         if changed is not None and (newest is None or changed > newest):
@@ -115,7 +131,10 @@ def statistics_from_grid(grid: list[GridRow], marketplace: str | None = None) ->
     by_match = dict.fromkeys(("exact", "partial", "fuzzy", "manual"), 0)
     conf_sum = 0.0
     conf_count = 0
-    for market, status, match_type, has_asin, has_images, has_price, rows, c_sum, c_count in grid:
+    needs_review = asin_differs = 0
+    for row in grid:
+        market, status, match_type, has_asin, has_images, has_price, rows, c_sum, c_count = row[:9]
+        review, differs = row[9], row[10]
         if marketplace is not None and market != marketplace:
             continue
         total += rows
@@ -129,6 +148,8 @@ def statistics_from_grid(grid: list[GridRow], marketplace: str | None = None) ->
                 by_match[match_type] += rows
             conf_sum += c_sum
             conf_count += c_count
+            needs_review += rows if review else 0
+            asin_differs += rows if differs else 0
     return JobStatistics(
         total=total,
         **counts,
@@ -139,6 +160,8 @@ def statistics_from_grid(grid: list[GridRow], marketplace: str | None = None) ->
         partial_matches=by_match["partial"],
         fuzzy_matches=by_match["fuzzy"],
         manual_matches=by_match["manual"],
+        needs_review=needs_review,
+        asin_differs=asin_differs,
         avg_confidence=round(conf_sum / conf_count, 4) if conf_count else None,
     )
 
@@ -149,7 +172,11 @@ def statistics_by_marketplace(grid: list[GridRow], marketplaces: list[str]) -> d
 
 
 def _filtered_total(
-    grid: list[GridRow], match_type: str | None, status: str | None, marketplace: str | None = None
+    grid: list[GridRow],
+    match_type: str | None,
+    status: str | None,
+    marketplace: str | None = None,
+    needs_review: bool | None = None,
 ) -> int:
     return sum(
         row[6]
@@ -157,6 +184,7 @@ def _filtered_total(
         if (match_type is None or row[2] == match_type)
         and (status is None or row[1] == status)
         and (marketplace is None or row[0] == marketplace)
+        and (needs_review is None or bool(row[9] and row[3]) == needs_review)
     )
 
 
@@ -421,6 +449,9 @@ def result_item(item: JobItem, url_for: UrlFor) -> dict[str, Any]:
         "error_message": item.error_message,
         "candidates": list(item.candidates or []),
         "field_sources": dict(item.field_sources or {}),
+        "needs_review": bool(item.review_flags) and item.status == ItemStatus.MATCHED,
+        "review_flags": item.review_flags.split(",") if item.review_flags else [],
+        "duplicate_of": item.duplicate_of,
     }
 
 
@@ -433,6 +464,7 @@ def results_page(
     match_type: str | None = None,
     status: str | None = None,
     marketplace: str | None = None,
+    needs_review: bool | None = None,
     page: int = 1,
     limit: int = 50,
 ) -> dict[str, Any]:
@@ -441,7 +473,8 @@ def results_page(
     ``total`` is the job's row count (the seed's meaning); ``filtered_total`` counts the rows that match
     the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``). A job on several
     marketplaces has one result per row and marketplace, in (row, marketplace) order; ``marketplace``
-    keeps one of them, and the tiles are then that marketplace's.
+    keeps one of them, and the tiles are then that marketplace's. ``needs_review`` keeps the matched
+    rows a person should check (or, False, the others).
     """
     job = visible_job(session, job_id, suppliers)
     grid = job_grid(session, job)
@@ -458,7 +491,14 @@ def results_page(
         where.append(JobItem.match_type == match_type)
     if status is not None:
         where.append(JobItem.status == status)
-    filtered = _filtered_total(grid, match_type, status, marketplace)
+    if needs_review is not None:
+        flagged = (
+            (JobItem.status == ItemStatus.MATCHED)
+            & JobItem.asin.is_not(None)
+            & JobItem.review_flags.is_not(None)
+        )
+        where.append(flagged if needs_review else ~flagged)
+    filtered = _filtered_total(grid, match_type, status, marketplace, needs_review)
     # The page's ids first (an index-only walk of (job_id, match_type|status, row_no) INCLUDE id on
     # PostgreSQL), then only those rows: a deep OFFSET skips index entries, not table rows.
     # one marketplace: input order alone, so the filtered walks stay on the (job, filter, row) indexes
@@ -490,6 +530,8 @@ def results_page(
         "partial_matches": stats.partial_matches,
         "manual_matches": stats.manual_matches,
         "avg_confidence": stats.avg_confidence,
+        "needs_review": stats.needs_review,
+        "asin_differs": stats.asin_differs,
         "filtered_total": filtered,
         "page": page,
         "limit": limit,

@@ -37,6 +37,7 @@ def row_result(
         "next_attempt_at": None,
         "error_type": None,
         "error_message": None,
+        "review_flags": None,
     }
     log: dict[str, Any] = {
         "job_id": item.job_id,
@@ -89,6 +90,7 @@ def row_result(
                 if error.error_type is ErrorType.INVALID_DATA
                 else (f"{error} (gave up after {item.attempts + 1} attempts)")
             )
+        values["error_message"] = _with_duplicate_note(item, values["error_message"])
         log.update(
             level="error" if not retryable else "warning",
             change_reason="error",
@@ -125,6 +127,7 @@ def row_result(
             detail_page_url=data.detail_page_url,
             field_sources=result_field_sources(data),
             error_message=note_for(item, decision.reason),
+            review_flags=",".join(decision.review) or None,
         )
         log.update(
             new_asin=decision.asin,
@@ -138,7 +141,7 @@ def row_result(
             asin=None,
             match_type=None,
             match_confidence=decision.confidence or None,
-            error_message=decision.reason,
+            error_message=_with_duplicate_note(item, decision.reason),
         )
         log.update(
             change_reason="not_found",
@@ -221,4 +224,15 @@ def result_field_sources(candidate: Candidate) -> dict[str, str] | None:
 def note_for(item: JobItem, reason: str) -> str | None:
     # a matched row keeps the barcode note (e.g. leading zeros restored) next to the match reason
     parsed_note = barcodes.parse_code(item.input_code).message
-    return " ".join(p for p in (parsed_note, reason) if p) or None
+    return _with_duplicate_note(item, " ".join(p for p in (parsed_note, reason) if p)) or None
+
+
+def duplicate_note(first_row: int) -> str:
+    return f"Same code as row {first_row} (looked up once)."
+
+
+def _with_duplicate_note(item: JobItem, message: str) -> str:
+    """``message`` preceded by which row this one repeats, for a code already seen in the file."""
+    if item.duplicate_of is None:
+        return message
+    return " ".join(p for p in (duplicate_note(item.duplicate_of), message) if p)

@@ -63,6 +63,13 @@ class Plan:
     close: Callable[[], None] = field(default=lambda: None)
     #: image hosts the plan's providers serve images from, trusted like CODE2ASIN_IMAGE_HOSTS (a sandbox)
     image_hosts: tuple[str, ...] = ()
+    #: provider -> tag of a non-default base URL: its cached answers are kept apart (``cache_name``)
+    cache_scopes: dict[str, str] = field(default_factory=dict)
+
+    def cache_name(self, provider: str) -> str:
+        """The lookup cache's name for ``provider``'s answers (``spapi``, or ``spapi@1a2b3c4d5e6f``)."""
+        scope = self.cache_scopes.get(provider)
+        return f"{provider}@{scope}" if scope else provider
 
 
 class ChunkOutcome(StrEnum):
@@ -242,6 +249,8 @@ class ChunkRunner:
                     candidates,
                     supplier_title=item.supplier_title,
                     threshold=threshold,
+                    supplier_price=item.supplier_price,
+                    supplier_asin=item.input_asin,
                 )
         updates: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
@@ -264,7 +273,8 @@ class ChunkRunner:
         provider = plan.identify
         outcomes: dict[str, LookupOutcome] = {}
         if self.cache is not None:
-            cached = self.cache.get(provider.name, marketplace, (f"gtin:{c.gtin}" for c in codes))
+            keys = (f"gtin:{c.gtin}" for c in codes)
+            cached = self.cache.get(plan.cache_name(provider.name), marketplace, keys)
             for key, payload in cached.items():
                 outcomes[key[5:]] = LookupOutcome(
                     candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
@@ -290,7 +300,7 @@ class ChunkRunner:
                         "api_response": outcome.api_response,
                     }
             if self.cache is not None:
-                self.cache.put(provider.name, marketplace, fresh, prices=False)
+                self.cache.put(plan.cache_name(provider.name), marketplace, fresh, prices=False)
         return outcomes, False
 
     def _enrich(
@@ -303,7 +313,7 @@ class ChunkRunner:
             found: dict[str, Candidate] = {}
             if self.cache is not None:
                 for key, payload in self.cache.get(
-                    stage.name, marketplace, (f"asin:{a}" for a in asins)
+                    plan.cache_name(stage.name), marketplace, (f"asin:{a}" for a in asins)
                 ).items():
                     found[key[5:]] = candidate_from_dict(payload)
             missing = [a for a in asins if a not in found]
@@ -322,7 +332,7 @@ class ChunkRunner:
                     elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
                         failures.setdefault(asin, value)
                 if self.cache is not None:
-                    self.cache.put(stage.name, marketplace, fresh, prices=True)
+                    self.cache.put(plan.cache_name(stage.name), marketplace, fresh, prices=True)
             for asin, candidate in found.items():
                 merged[asin] = merge_candidates(merged.get(asin), candidate)
         return merged, failures, False

@@ -38,6 +38,7 @@ from code2asin.jobs.models import (
     utcnow,
 )
 from code2asin.jobs.stats import job_counters
+from code2asin.match_review import price_difference_percent
 
 CHUNK_SIZE = 100
 INSERT_BATCH = 5000
@@ -101,9 +102,11 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
         "supplier_price": row.price,
         "supplier_sku": row.sku,
         "input_asin": row.asin,
-        "input_values": list(row.values),
+        "input_values": list(row.cells),
         "error_type": None,
         "error_message": parsed.message,
+        "review_flags": None,
+        "duplicate_of": None,
         "attempts": 0,
     }
     if not parsed.valid:
@@ -130,6 +133,13 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
     return item
 
 
+def _mark_duplicate(item: dict[str, Any], first_rows: dict[str, int]) -> None:
+    """Set ``duplicate_of`` on a row whose code an earlier row of the file already had."""
+    if item["gtin"] is not None:
+        first = first_rows.setdefault(item["gtin"], item["row_no"])
+        item["duplicate_of"] = first if first != item["row_no"] else None
+
+
 def _checked_marketplaces(table: InputTable, new: NewJob) -> list[str]:
     """The new job's marketplaces, once its mode and file are known to fit (else a one-sentence error)."""
     marketplaces = new.marketplace_list()
@@ -147,20 +157,8 @@ def _checked_marketplaces(table: InputTable, new: NewJob) -> list[str]:
     return marketplaces
 
 
-def create_job(
-    db: Database, table: InputTable, new: NewJob, on_progress: ProgressCallback | None = None
-) -> str:
-    """Create a job and one item per input data row; returns the job id.
-
-    Rows are parsed and written in batches of ``INSERT_BATCH``. In direct mode each row's result is final
-    at once (conflicting pairs for one code are flagged on every row involved). In Amazon mode valid rows
-    wait in ``pending`` and are grouped in chunks of ``CHUNK_SIZE`` rows.
-
-    A job on several marketplaces gets one item per row and marketplace; chunk ``n * M + k`` holds rows
-    ``n*100+1 .. (n+1)*100`` on the ``k``-th of its ``M`` marketplaces, so the marketplaces of a row are
-    looked up side by side and the first rows are complete early.
-    """
-    marketplaces = _checked_marketplaces(table, new)
+def _insert_job(db: Database, table: InputTable, new: NewJob, marketplaces: list[str]) -> str:
+    """The job's own row and its "created" event; returns its id."""
     with db.unit_of_work() as session:
         job = Job(
             supplier_code=new.supplier_code,
@@ -179,6 +177,24 @@ def create_job(
         session.flush()
         job_id = job.id
         session.add(JobEvent(job_id=job_id, event="created", actor=new.actor, to_status=JobStatus.PENDING))
+    return job_id
+
+
+def create_job(
+    db: Database, table: InputTable, new: NewJob, on_progress: ProgressCallback | None = None
+) -> str:
+    """Create a job and one item per input data row; returns the job id.
+
+    Rows are parsed and written in batches of ``INSERT_BATCH``. In direct mode each row's result is final
+    at once (conflicting pairs for one code are flagged on every row involved). In Amazon mode valid rows
+    wait in ``pending`` and are grouped in chunks of ``CHUNK_SIZE`` rows.
+
+    A job on several marketplaces gets one item per row and marketplace; chunk ``n * M + k`` holds rows
+    ``n*100+1 .. (n+1)*100`` on the ``k``-th of its ``M`` marketplaces, so the marketplaces of a row are
+    looked up side by side and the first rows are complete early.
+    """
+    marketplaces = _checked_marketplaces(table, new)
+    job_id = _insert_job(db, table, new, marketplaces)
 
     total = ended = matched = 0
     pending_chunks: set[int] = set()
@@ -186,9 +202,11 @@ def create_job(
     batch: list[dict[str, Any]] = []
     table_items = JobItem.table()
     per_row = len(marketplaces)
+    first_rows: dict[str, int] = {}  # a code's first row: its repeats say which row they repeat
     try:
         for row in table.rows():
             item = _item_from_row(job_id, row, new.mode)
+            _mark_duplicate(item, first_rows)
             if item["status"] == ItemStatus.PENDING:
                 pending_chunks.update(item["chunk_no"] * per_row + k for k in range(per_row))
             else:
@@ -211,6 +229,10 @@ def create_job(
         if batch:
             with db.unit_of_work() as session:
                 session.execute(table_items.insert(), batch)
+        if not total:
+            raise IngestError(
+                f"{new.source_filename} has a header row but no data row: there is nothing to convert."
+            )
     except Exception:
         with db.unit_of_work() as session:
             session.execute(Job.table().delete().where(Job.table().c.id == job_id))
@@ -388,13 +410,6 @@ _EXPORT_COLUMNS = (
     JobItem.error_message,
     JobItem.input_values,
 )
-
-
-def price_difference_percent(amazon_price: Any, supplier_price: Any) -> float | None:
-    """(Amazon price - supplier price) / supplier price x 100, rounded to 2 decimals, when both are known."""
-    if amazon_price is None or not supplier_price:
-        return None
-    return round(float((amazon_price - supplier_price) / supplier_price * 100), 2)
 
 
 def export_rows(session: Session, job_id: str) -> Iterator[dict[str, Any]]:
@@ -626,6 +641,7 @@ def validate_item(
     item.field_sources = {"asin": f"manual:{actor or 'unknown'}"}
     item.error_type = None
     item.error_message = None
+    item.review_flags = None
     item.next_attempt_at = None
     log_event(
         session,

@@ -9,6 +9,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from code2asin.jobs.models import ItemStatus, JobItem
+from code2asin.match_review import REVIEW_SUPPLIER_ASIN
+from code2asin.tiles import Tile
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,11 @@ class JobStatistics:
     partial_matches: int = 0
     fuzzy_matches: int = 0
     manual_matches: int = 0
+    #: matched rows a person should check: the title or the price disagrees with the supplier's, or the
+    #: supplier's own ASIN differs from the one found (``JobItem.review_flags``)
+    needs_review: int = 0
+    #: matched rows whose supplier ASIN column names another ASIN
+    asin_differs: int = 0
     #: mean confidence of the rows that have an ASIN, 0..1 (None when no row has one)
     avg_confidence: float | None = None
 
@@ -33,18 +40,19 @@ class JobStatistics:
     def processed(self) -> int:
         return self.total - self.pending
 
-    def tiles(self) -> list[tuple[str, str]]:
-        """The seed's 8 tiles, labelled and formatted."""
-        avg = "—" if self.avg_confidence is None else f"{self.avg_confidence * 100:.1f}%"
+    def tiles(self) -> list[Tile]:
+        """The seed's 8 tiles, then the rows that need a person's review."""
         return [
-            ("Total Codes", f"{self.total:,}"),
-            ("With ASIN", f"{self.with_asin:,}"),
-            ("With Images", f"{self.with_images:,}"),
-            ("With Price", f"{self.with_price:,}"),
-            ("Exact Matches", f"{self.exact_matches:,}"),
-            ("Fuzzy Matches", f"{self.fuzzy_matches:,}"),
-            ("Partial Matches", f"{self.partial_matches:,}"),
-            ("Avg Confidence", avg),
+            Tile("Total Codes", self.total),
+            Tile("With ASIN", self.with_asin),
+            Tile("With Images", self.with_images),
+            Tile("With Price", self.with_price),
+            Tile("Exact Matches", self.exact_matches),
+            Tile("Fuzzy Matches", self.fuzzy_matches),
+            Tile("Partial Matches", self.partial_matches),
+            Tile("Avg Confidence", self.avg_confidence, "percent"),
+            Tile("Needs Review", self.needs_review),
+            Tile("Supplier ASIN Differs", self.asin_differs),
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,12 +100,14 @@ def job_statistics(session: Session, job_id: str, marketplace: str | None = None
         _count_if(has_asin & (JobItem.match_type == "partial")),
         _count_if(has_asin & (JobItem.match_type == "fuzzy")),
         _count_if(has_asin & (JobItem.match_type == "manual")),
+        _count_if(has_asin & JobItem.review_flags.is_not(None)),
+        _count_if(has_asin & JobItem.review_flags.contains(REVIEW_SUPPLIER_ASIN)),
         func.avg(case((has_asin, JobItem.match_confidence), else_=None)),
     ).where(JobItem.job_id == job_id)
     if marketplace is not None:
         stmt = stmt.where(JobItem.marketplace == marketplace)
     row = session.execute(stmt).one()
     names = [f.name for f in fields(JobStatistics) if f.name != "avg_confidence"]
-    counts = {name: int(value or 0) for name, value in zip(names, row[:13], strict=True)}
-    avg = None if row[13] is None else round(float(row[13]), 4)
+    counts = {name: int(value or 0) for name, value in zip(names, row[:-1], strict=True)}
+    avg = None if row[-1] is None else round(float(row[-1]), 4)
     return JobStatistics(**counts, avg_confidence=avg)

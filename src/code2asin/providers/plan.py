@@ -16,6 +16,8 @@ A plan is written as stages joined by ``+``; the first stage identifies, the oth
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -26,6 +28,7 @@ from code2asin.config import CreatorsStore, Settings
 from code2asin.errors import ConfigurationError
 from code2asin.jobs.runner import Plan
 from code2asin.providers.base import EnrichProvider, IdentifyProvider
+from code2asin.providers.creators import DEFAULT_API_URL as CREATORS_API_URL
 from code2asin.providers.creators import CreatorsClient
 from code2asin.providers.keepa import DEFAULT_API_URL as KEEPA_API_URL
 from code2asin.providers.keepa import IMAGE_BASE_URL as KEEPA_IMAGE_URL
@@ -311,8 +314,35 @@ def build_plan(
         close()
         raise
     return Plan(
-        name=plan, identify=identify, enrich=enrich, close=close, image_hosts=tuple(endpoints.image_hosts)
+        name=plan,
+        identify=identify,
+        enrich=enrich,
+        close=close,
+        image_hosts=tuple(endpoints.image_hosts),
+        cache_scopes=cache_scopes(endpoints),
     )
+
+
+def cache_scopes(endpoints: Endpoints) -> dict[str, str]:
+    """Provider -> a short tag of its base URL, for providers not at Amazon's (or Keepa's) own address.
+
+    Cached answers hold URLs of the server that gave them (a sandbox's images on its port of the day):
+    answers of another server must not be served as this one's, so the lookup cache keys them apart.
+    """
+    urls = {
+        "creators": (endpoints.creators_api_url, CREATORS_API_URL),
+        "spapi": (endpoints.spapi_api_url, None),
+        "keepa": (endpoints.keepa_api_url, KEEPA_API_URL),
+    }
+    scopes: dict[str, str] = {}
+    for name, (url, default) in urls.items():
+        if url and url.rstrip("/") != (default or "").rstrip("/") and not _is_amazon_region(url):
+            scopes[name] = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:12]
+    return scopes
+
+
+def _is_amazon_region(url: str) -> bool:
+    return bool(re.fullmatch(r"https://sellingpartnerapi(-[a-z]{2})?\.amazon\.com/?", url))
 
 
 def build_plans(

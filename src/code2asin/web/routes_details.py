@@ -36,6 +36,8 @@ TILES = (
     ("fuzzy", "tile.fuzzy", "fuzzy_matches"),
     ("partial", "tile.partial", "partial_matches"),
     ("avg_confidence", "tile.avg_confidence", "avg_confidence"),
+    ("needs_review", "tile.needs_review", "needs_review"),
+    ("asin_differs", "tile.asin_differs", "asin_differs"),
 )
 #: result fields in the order their sources are listed (``JobItem.field_sources`` keys)
 SOURCE_FIELDS = (
@@ -54,7 +56,7 @@ MANUAL_SOURCE = "manual:"
 
 
 def tile_values(statistics: dict[str, Any]) -> dict[str, str]:
-    """The 8 tiles' shown values, by tile id."""
+    """The tiles' shown values, by tile id."""
     values: dict[str, str] = {}
     for tile_id, _key, name in TILES:
         raw = statistics.get(name)
@@ -111,6 +113,7 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
     params = page.request.query_params
     match_type = params.get("match_type") if params.get("match_type") in MATCH_TYPES else None
     status = params.get("status") if params.get("status") in ROW_STATUSES else None
+    review = {"1": True, "0": False}.get(params.get("needs_review") or "")
     wanted = (params.get("marketplace") or "").strip().upper()
     marketplace = wanted if several_marketplaces(job) and wanted in job["marketplaces"] else None
     number = page_number(params.get("page"))
@@ -123,6 +126,7 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
             match_type=match_type,
             status=status,
             marketplace=marketplace,
+            needs_review=review,
             page=number,
             limit=RESULTS_PER_PAGE,
         )
@@ -135,6 +139,7 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
         "row_statuses": ROW_STATUSES,
         "match_type": match_type or "",
         "row_status": status or "",
+        "needs_review_filter": {True: "1", False: "0"}.get(review, "") if review is not None else "",
         "marketplace_filter": marketplace or "",
         "pager": pager(page.request, total=results["filtered_total"], page=number, per_page=RESULTS_PER_PAGE),
     }
@@ -168,7 +173,12 @@ def details(page: PageDep, job_id: str, tab: str = "results") -> Response:
         extra = _logs_tab(page, job_id, principal.supplier_scope)
     tab_urls = {
         name: with_query(
-            page.request, tab=name, page=None, match_type=None, status=None, level=None, marketplace=None
+            page.request, tab=name, page=None,
+            match_type=None,
+            status=None,
+            level=None,
+            marketplace=None,
+            needs_review=None,
         )
         for name in TABS
     }

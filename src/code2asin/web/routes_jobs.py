@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 
 from code2asin.accounts.models import Permission
 from code2asin.errors import LifecycleError
+from code2asin.export import results_filename
 from code2asin.jobs import queries, service
 from code2asin.jobs.models import JobStatus
 from code2asin.jobs.service import InvalidValueError
@@ -119,10 +120,10 @@ def download(page: PageDep, job_id: str, format: str = "xlsx") -> Response:
     suffix = "csv" if format == "csv" else "xlsx"
     with page.web.db.sessions() as session:
         job = queries.visible_job(session, job_id, principal.supplier_scope)
-        stem = Path(job.source_filename).stem or "results"
+        name = results_filename(job.source_filename, f".{suffix}")
     folder = Path(tempfile.mkdtemp(prefix="code2asin-web-download-"))
     try:
-        path = folder / f"{stem}.results.{suffix}"
+        path = folder / name
         export_job(page.web.db, job_id, path)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
