@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +71,9 @@ def test_exported_workbook_keeps_codes_as_text_input_columns_and_no_formula(tmp_
     assert runner.invoke(app, ["convert", str(BIOVERT), "--mode", "direct", "-o", str(out)]).exit_code == 0
     ws = openpyxl.load_workbook(out)["Results"]
     header = [c.value for c in ws[1]]
-    assert header[len(RESULT_COLUMNS) :] == ["Référence", "Libellé article", "EAN", "ASIN", "Prix achat HT"]
+    assert header[len(RESULT_COLUMNS) :] == [
+        "Référence", "Libellé article", "EAN", "ASIN (input)", "Prix achat HT"
+    ]  # fmt: skip
     assert ws.max_row == 17
     for row in ws.iter_rows(min_row=2):
         for cell in row:
@@ -175,3 +178,144 @@ def test_direct_mode_on_several_marketplaces_is_one_sentence(tmp_path: Path) -> 
         app, ["convert", str(BIOVERT), "--mode", "direct", "--marketplace", "FR,DE", "-o", out]
     )
     assert result.exit_code != 0 and "one marketplace" in result.output
+
+
+# --- a workbook a catalogue manager can trust (issue 12) --------------------------------------------------
+
+
+def test_the_example_says_which_rows_repeat_and_which_need_a_check(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "examples" / "supplier_example.csv"
+    out = tmp_path / "example.results.xlsx"
+    result = runner.invoke(app, ["convert", str(example), "--provider", "sandbox", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {int(str(r["row"])): r for r in _results(out)}
+    # rows 37 and 39 repeat row 1's code: looked up once, each says which row it repeats
+    for repeat in (37, 39):
+        assert str(rows[repeat]["error_message"]).startswith("Same code as row 1 (looked up once)."), repeat
+        assert rows[repeat]["asin"] == rows[1]["asin"]
+    assert "Same code as row" not in str(rows[1]["error_message"])
+    # row 33: the barcode proves the item, but the supplier title and price do not agree with it
+    flagged = rows[33]
+    assert flagged["status"] == "matched" and flagged["match_type"] == "exact"
+    assert float(str(flagged["match_confidence"])) < 0.99
+    # the sandbox's prices move a few % a day: the clause, not the day's exact figure
+    clause = re.search(r"title similarity 0\.40, price \+(\d+) %: check\.$", str(flagged["error_message"]))
+    assert clause is not None and int(clause.group(1)) > 400, flagged["error_message"]
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(out)["Summary"].iter_rows(values_only=True)}
+    assert summary["Needs Review"] == sum(1 for r in rows.values() if "check." in str(r["error_message"]))
+    assert summary["Total Codes"] == 39 and summary["Supplier ASIN Differs"] == 0
+    assert "Needs Review" in result.output
+
+
+def test_convert_writes_next_to_the_input_without_its_extension(tmp_path: Path) -> None:
+    source = tmp_path / "fournisseur_fr.csv"
+    source.write_bytes(BIOVERT.read_bytes())
+    result = runner.invoke(app, ["convert", str(source), "--mode", "direct"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fournisseur_fr.results.xlsx").is_file()
+    assert not (tmp_path / "fournisseur_fr.csv.results.xlsx").exists()
+
+
+@pytest.mark.parametrize("command", ["convert", "check"])
+def test_a_file_with_headers_and_no_data_row_is_a_warning_and_exit_code_1(
+    command: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "vide.csv"
+    source.write_text("Réf;Désignation;Code EAN;Prix HT\n", encoding="utf-8")
+    result = runner.invoke(app, [command, str(source), "--provider", "sandbox"] if command == "convert"
+                           else [command, str(source)])
+    assert result.exit_code == 1, result.output
+    assert "vide.csv has a header row but no data row" in " ".join(result.output.split())
+    assert not (tmp_path / "vide.results.xlsx").exists()
+
+
+def test_a_supplier_asin_that_disagrees_is_flagged_and_counted(tmp_path: Path) -> None:
+    source = tmp_path / "with_asin.csv"
+    source.write_text("EAN;ASIN;Désignation\n5035010764456;B000WRONG1;Planche à découper\n"
+                      "3372850489043;;Perceuse\n", encoding="utf-8")
+    out = tmp_path / "with_asin.results.xlsx"
+    result = runner.invoke(app, ["convert", str(source), "--provider", "sandbox", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    first, second = _results(out)
+    assert first["status"] == "matched" and first["asin"] != "B000WRONG1"
+    assert "supplier ASIN B000WRONG1 differs: check." in str(first["error_message"])
+    assert "supplier ASIN" not in str(second["error_message"])
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(out)["Summary"].iter_rows(values_only=True)}
+    assert summary["Supplier ASIN Differs"] == 1 and summary["Needs Review"] >= 1
+
+
+def test_a_second_run_with_images_in_the_same_data_dir_stores_them_like_the_first(tmp_path: Path) -> None:
+    # each --provider sandbox run listens on a new port: answers cached by the first run must not send
+    # the second one to images on a port that is gone (or refused as a foreign host)
+    source = tmp_path / "few.csv"
+    source.write_text("EAN;Désignation\n5035010764456;Planche\n3372850489043;Perceuse\n", encoding="utf-8")
+    stored = []
+    for run in (1, 2):
+        out = tmp_path / f"run{run}.xlsx"
+        result = runner.invoke(
+            app, ["convert", str(source), "--provider", "sandbox", "--download-images", "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "Image not copied" not in result.output, result.output
+        summary = {r[0]: r[1] for r in openpyxl.load_workbook(out)["Summary"].iter_rows(values_only=True)}
+        assert summary["Images Not Copied"] == 0
+        stored.append(summary["With Images"])
+    assert stored == [2, 2]
+
+
+def test_a_refused_image_is_one_readable_line_with_its_url_and_reason() -> None:
+    import logging
+
+    from code2asin.cli_logging import configure_cli_logging
+
+    lines: list[str] = []
+    handler = configure_cli_logging(lines.append)
+    try:
+        url, reason = "http://127.0.0.1:41234/images/I/x.jpg", "127.0.0.1 is not an image host."
+        images_log = logging.getLogger("code2asin.image_tasks")
+        images_log.warning("image.refused", extra={"url": url, "reason": reason})
+        images_log.info("image.task.done", extra={"task_id": 1})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert lines == [
+        "Image not copied: http://127.0.0.1:41234/images/I/x.jpg: 127.0.0.1 is not an image host."
+    ]
+
+
+def _input_part(path: Path) -> tuple[list[object], list[list[object]]]:
+    rows = list(openpyxl.load_workbook(path)["Results"].iter_rows(values_only=True))
+    width = len(RESULT_COLUMNS)
+    return list(rows[0][width:]), [list(r[width:]) for r in rows[1:]]
+
+
+def test_the_input_cells_keep_their_type_from_a_workbook_and_from_a_csv(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    book_path = tmp_path / "typed.xlsx"
+    book = xlsxwriter.Workbook(str(book_path))
+    sheet = book.add_worksheet()
+    for col, value in enumerate(["EAN", "Désignation", "Quantité", "Prix"]):
+        sheet.write(0, col, value)
+    sheet.write_number(1, 0, 3615366690252)  # a code typed into a number cell
+    sheet.write(1, 1, "Parfum")
+    sheet.write_number(1, 2, 10)
+    sheet.write_number(1, 3, 32.47)
+    book.close()
+    csv_path = tmp_path / "typed.csv"
+    csv_path.write_text("EAN;Désignation;Quantité;Prix\n3615366690252;Parfum;10;32,47\n", encoding="utf-8")
+    for source in (book_path, csv_path):
+        out = tmp_path / f"{source.suffix[1:]}.results.xlsx"
+        result = runner.invoke(app, ["convert", str(source), "--provider", "sandbox", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        (row,) = _results(out)
+        assert row["input_code"] == "3615366690252", source
+        headers, values = _input_part(out)
+        assert headers == ["EAN", "Désignation", "Quantité", "Prix"]
+        ean, title, quantity, price = values[0]
+        assert (title, quantity, price) == ("Parfum", 10, pytest.approx(32.47)), source
+        assert isinstance(quantity, int) and isinstance(price, float)
+        # a CSV has no types: its code column stays the text the user typed
+        assert ean == (3615366690252 if source.suffix == ".xlsx" else "3615366690252")
+        if source.suffix == ".xlsx":
+            cell = openpyxl.load_workbook(out)["Results"].cell(row=2, column=len(RESULT_COLUMNS) + 1)
+            assert cell.number_format == "0"  # shown as 3615366690252, not 3.61537E+12

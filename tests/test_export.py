@@ -7,7 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from code2asin.export import RESULT_COLUMNS, write_results
+from code2asin.export import RESULT_COLUMNS, distinct_headers, results_filename, write_results
+from code2asin.tiles import Tile
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
@@ -34,7 +35,7 @@ def _rows() -> list[dict[str, object]]:
 
 def test_xlsx_has_contract_columns_text_codes_and_no_formula_cells(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
-    count = write_results(path, _rows(), ["Code EAN", "Désignation", "Prix"], [("Total Codes", "7")])
+    count = write_results(path, _rows(), ["Code EAN", "Désignation", "Prix"], [Tile("Total Codes", 7)])
     assert count == 7
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Results", "Summary"]
@@ -54,6 +55,7 @@ def test_xlsx_has_contract_columns_text_codes_and_no_formula_cells(tmp_path: Pat
     assert all(c.quotePrefix for c in titles)
     assert ws.cell(row=2, column=RESULT_COLUMNS.index("amazon_price") + 1).value == pytest.approx(5.99)
     assert wb["Summary"]["A2"].value == "Total Codes"
+    assert wb["Summary"]["B2"].value == 7 and wb["Summary"]["B2"].data_type == "n"
 
 
 def test_csv_is_utf8_with_bom_and_neutralises_formulas(tmp_path: Path) -> None:
@@ -109,7 +111,11 @@ def _market_rows() -> list[dict[str, object]]:
 def test_several_marketplaces_give_an_overview_then_a_contract_sheet_per_marketplace(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     count = write_results(
-        path, _market_rows(), ["EAN", "Désignation"], [("Total Codes", "9")], marketplaces=["FR", "DE", "IT"]
+        path,
+        _market_rows(),
+        ["EAN", "Désignation"],
+        [Tile("Total Codes", 9)],
+        marketplaces=["FR", "DE", "IT"],
     )
     assert count == 3
     wb = openpyxl.load_workbook(path)
@@ -155,3 +161,73 @@ def test_several_marketplaces_in_csv_get_a_line_per_row_and_marketplace(tmp_path
     assert len(lines) == 1 + 9
     title = lines[0].index("amazon_title")
     assert lines[1][title] == "'=cmd()"
+
+
+# --- a workbook a catalogue manager can trust (issue 12) --------------------------------------------------
+
+
+def test_summary_counts_and_shares_are_numbers_with_number_formats(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    tiles = [Tile("Total Codes", 12345), Tile("Avg Confidence", 0.9466, "percent")]
+    tiles.append(Tile("Job", "abc", "text"))
+    write_results(path, _rows(), ["Code EAN", "Désignation", "Prix"], tiles, [Tile("Failed", 0)])
+    ws = openpyxl.load_workbook(path)["Summary"]
+    values = {row[0].value: row[1] for row in ws.iter_rows(min_row=2)}
+    assert values["Total Codes"].value == 12345 and values["Total Codes"].number_format == "#,##0"
+    assert values["Avg Confidence"].value == pytest.approx(0.9466)
+    assert values["Avg Confidence"].number_format == "0.0%"
+    assert values["Failed"].value == 0 and values["Failed"].data_type == "n"
+    assert values["Job"].value == "abc" and values["Job"].data_type == "s"
+
+
+def test_input_headers_that_collide_with_ours_are_renamed_visibly_in_xlsx_and_csv(tmp_path: Path) -> None:
+    headers = ["ROW", "gtin", " Status ", "asin", "Désignation", "gtin (input)", "Prix"]
+    expected = ["ROW (input)", "gtin (input 2)", " Status  (input)", "asin (input)", "Désignation",
+                "gtin (input)", "Prix"]
+    # "gtin (input)" is the file's own header: the renamed "gtin" must not take it
+    assert distinct_headers(RESULT_COLUMNS, headers) == expected
+    assert distinct_headers([], ["Prix", "prix", "Prix "]) == ["Prix", "prix (input)", "Prix  (input 2)"]
+    rows = [{**_rows()[0], "input_values": ["1", "x", "ok", "B0", "Nutella", "y", "3"]}]
+    xlsx = tmp_path / "out.xlsx"
+    write_results(xlsx, rows, headers, [])
+    header = [c.value for c in openpyxl.load_workbook(xlsx)["Results"][1]]
+    assert len({str(h).strip().casefold() for h in header}) == len(header)
+    assert header[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+    csv_path = tmp_path / "out.csv"
+    write_results(csv_path, rows, headers, [])
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        csv_header = next(csv.reader(handle))
+    assert len({h.strip().casefold() for h in csv_header}) == len(csv_header)
+    assert csv_header[len(RESULT_COLUMNS):] == header[len(RESULT_COLUMNS):]
+
+
+def test_the_inputs_own_cells_keep_their_type(tmp_path: Path) -> None:
+    import datetime as dt
+
+    values = ["3615366690252", 10, 32.47, True, {"date": "2026-11-30"}, "0036000291452", "=1+1"]
+    rows = [{**_rows()[0], "input_values": values}]
+    path = tmp_path / "out.xlsx"
+    write_results(path, rows, ["EAN", "Qté", "Prix", "Actif", "Date", "UPC", "Note"], [])
+    cells = list(openpyxl.load_workbook(path)["Results"][2])[len(RESULT_COLUMNS):]
+    assert [c.value for c in cells[:4]] == ["3615366690252", 10, pytest.approx(32.47), True]
+    assert [c.data_type for c in cells[:4]] == ["s", "n", "n", "b"]
+    assert cells[4].value == dt.datetime(2026, 11, 30) and cells[4].is_date
+    assert cells[5].value == "0036000291452" and cells[5].data_type == "s"
+    assert cells[6].value == "=1+1" and cells[6].data_type == "s" and cells[6].quotePrefix
+    csv_path = tmp_path / "out.csv"
+    write_results(csv_path, rows, ["EAN", "Qté", "Prix", "Actif", "Date", "UPC", "Note"], [])
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        line = list(csv.reader(handle))[1][len(RESULT_COLUMNS):]
+    assert line == ["3615366690252", "10", "32.47", "TRUE", "2026-11-30", "0036000291452", "'=1+1"]
+
+
+@pytest.mark.parametrize(("source", "suffix", "name"), [
+    ("fournisseur.csv", ".xlsx", "fournisseur.results.xlsx"),
+    ("fournisseur_fr.csv", ".csv", "fournisseur_fr.results.csv"),
+    ("Tarif 2026.v2.xlsx", ".xlsx", "Tarif 2026.v2.results.xlsx"),
+    ("", ".xlsx", "results.results.xlsx"),
+])
+def test_a_results_file_is_named_after_its_source_without_the_extension(
+    source: str, suffix: str, name: str
+) -> None:
+    assert results_filename(source, suffix) == name

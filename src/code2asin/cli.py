@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,8 +27,9 @@ from code2asin.cli_worker import beat as beat_command
 from code2asin.cli_worker import worker as worker_command
 from code2asin.config import Settings, SettingsError, load_settings, unknown_variables
 from code2asin.errors import Code2AsinError
-from code2asin.export import write_results
+from code2asin.export import results_filename, write_results
 from code2asin.ingest import IngestLimits, InputTable, open_table
+from code2asin.tiles import Tile
 
 app = typer.Typer(
     add_completion=False,
@@ -75,12 +76,12 @@ def _progress() -> Progress:
     )
 
 
-def print_tiles(tiles: list[tuple[str, str]], title: str = "Statistics") -> None:
+def print_tiles(tiles: Sequence[Tile], title: str = "Statistics") -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("Tile", style="bold")
     table.add_column("Value", justify="right")
-    for label, value in tiles:
-        table.add_row(label, value)
+    for tile in tiles:
+        table.add_row(tile.label, tile.text)
     out.print(table)
 
 
@@ -124,21 +125,25 @@ def check(
                     "supplier_price": row.price,
                     "error_type": None if parsed.valid else "invalid_data",
                     "error_message": parsed.message,
-                    "input_values": row.values,
+                    "input_values": row.cells,
                 }
+
+        def summary() -> list[Tile]:
+            total = sum(reasons.values())
+            valid = reasons["valid"]
+            lines = [Tile("Total Codes", total), Tile("Valid", valid), Tile("Invalid", total - valid)]
+            return lines + [Tile(f"  {r}", n) for r, n in reasons.most_common() if r != "valid"]
 
         if output is None:
             for _ in rows():
                 pass
         else:
-            write_results(output, rows(), table.headers, tiles=[])
+            write_results(output, rows(), table.headers, tiles=summary)
     except Code2AsinError as exc:
         fail(str(exc))
-    total = sum(reasons.values())
-    valid = reasons.pop("valid", 0)
-    summary = [("Total Codes", f"{total:,}"), ("Valid", f"{valid:,}"), ("Invalid", f"{total - valid:,}")]
-    summary += [(f"  {reason}", f"{count:,}") for reason, count in reasons.most_common()]
-    print_tiles(summary, title=f"Check of {input_path.name}")
+    print_tiles(summary(), title=f"Check of {input_path.name}")
+    if not sum(reasons.values()):
+        fail(f"{input_path.name} has a header row but no data row: there is nothing to check.")
     if examples:
         table_ex = Table(title="First invalid rows", title_justify="left")
         table_ex.add_column("Row", justify="right")
@@ -200,7 +205,7 @@ def convert(
         fail(f"Unknown mode {mode!r}: use amazon or direct.")
     if image_mode not in ("replace", "append", "skip"):
         fail(f"Unknown image mode {image_mode!r}: use replace, append or skip.")
-    output = output or input_path.with_name(input_path.name + ".results.xlsx")
+    output = output or input_path.with_name(results_filename(input_path.name))
     if output.suffix.lower() not in (".xlsx", ".csv"):
         fail(f"Cannot write {output.name}: the results file must end in .xlsx or .csv.")
     marketplaces = _marketplaces(marketplace or settings.marketplace)
@@ -223,6 +228,9 @@ def convert(
     )
     if not 0.0 <= request.confidence_threshold <= 1.0:
         fail("The confidence threshold is a number between 0 and 1.")
+    from code2asin.cli_logging import configure_cli_logging
+
+    configure_cli_logging(lambda line: err.print(line, style="yellow", markup=False, soft_wrap=True))
     started = time.perf_counter()
     try:
         with _progress() as progress:

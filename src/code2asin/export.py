@@ -1,6 +1,8 @@
 """Results to ``.xlsx`` or ``.csv``: one row per input data row, in input order (the results contract).
 
-Sheet ``Results``: the contract's columns, then the input's own columns under their original headers.
+Sheet ``Results``: the contract's columns, then the input's own columns under their original headers; an
+input header equal to one of ours (``gtin``, ``Status``, ... in any case) becomes ``gtin (input)``, so no
+two headers are alike. The input's cells keep their type: numbers stay numbers, dates stay dates.
 Sheet ``Summary``: the statistics tiles. Codes are written as text so Excel never turns them back into
 numbers; every text cell that a spreadsheet could read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR)
 is neutralised: in xlsx it is a string cell with Excel's quote prefix, in CSV it gets a leading ``'``.
@@ -18,12 +20,16 @@ be row N of the input; a CSV has no sheets, so it gets ``marketplace`` and ``ava
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+
+from code2asin import cells as cells_json
+from code2asin.tiles import Tile
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "row",
@@ -78,6 +84,33 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "|"
 
 
+def distinct_headers(ours: Sequence[str], theirs: Sequence[str]) -> list[str]:
+    """The input's headers as written after ``ours``: one that another header already has (ours, or an
+    earlier input header; in any case and spacing) is renamed visibly, ``gtin`` -> ``gtin (input)``, then
+    ``(input 2)``, ... never taking a name the file itself uses, so no two headers of a sheet are alike."""
+
+    def key(header: str) -> str:
+        return " ".join(header.split()).casefold()
+
+    taken = {key(h) for h in ours}
+    reserved = {key(h) for h in theirs} - taken  # the file's own names stay theirs
+    named: list[str] = []
+    for header in theirs:
+        shown, n = header, 1
+        while key(shown) in taken or (shown is not header and key(shown) in reserved):
+            shown = f"{header} (input)" if n == 1 else f"{header} (input {n})"
+            n += 1
+        taken.add(key(shown))
+        named.append(shown)
+    return named
+
+
+def results_filename(source_filename: str, suffix: str = ".xlsx") -> str:
+    """``fournisseur.csv`` -> ``fournisseur.results.xlsx``: the one name a results file gets everywhere."""
+    stem = Path(source_filename).stem or "results"
+    return f"{stem}.results{suffix}"
+
+
 def is_formula_like(text: str) -> bool:
     return text.startswith(FORMULA_TRIGGERS)
 
@@ -107,8 +140,8 @@ def write_results(
     path: Path,
     rows: Iterable[Mapping[str, Any]],
     input_headers: Sequence[str],
-    tiles: Sequence[tuple[str, str]],
-    extra_summary: Sequence[tuple[str, str]] = (),
+    tiles: Sequence[Tile] | Callable[[], Sequence[Tile]],
+    extra_summary: Sequence[Tile] = (),
     marketplaces: Sequence[str] = (),
 ) -> int:
     """Write ``rows`` (mappings with the contract's keys plus ``input_values``) to ``path``.
@@ -121,7 +154,10 @@ def write_results(
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"Unsupported output format {path.suffix!r}: use .xlsx or .csv.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    summary = [*tiles, *extra_summary]
+
+    def summary() -> list[Tile]:  # after the rows: a caller may count while they stream (``check``)
+        return [*(tiles() if callable(tiles) else tiles), *extra_summary]
+
     if len(marketplaces) > 1:
         groups = _by_input_row(rows, marketplaces)
         if suffix == ".csv":
@@ -191,7 +227,7 @@ def _write_csv(
     # UTF-8 with BOM so Excel opens accents correctly
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*columns, *(neutralise_csv(h) for h in input_headers)])
+        writer.writerow([*columns, *(neutralise_csv(h) for h in distinct_headers(columns, input_headers))])
         for row in rows:
             out: list[str] = []
             for name, value in _cells(row, len(input_headers), columns):
@@ -200,7 +236,7 @@ def _write_csv(
                 elif name in NUMERIC_COLUMNS:
                     out.append(str(value))
                 else:
-                    out.append(neutralise_csv(str(value)))
+                    out.append(neutralise_csv(value if isinstance(value, str) else cells_json.as_text(value)))
             writer.writerow(out)
             count += 1
     return rows.count if isinstance(rows, _Counted) else count
@@ -222,6 +258,13 @@ class _Book:
         self.header = self.workbook.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1})
         self.quoted = self.workbook.add_format({"quote_prefix": True})
         self.confidence = self.workbook.add_format({"num_format": "0.00"})
+        self.count = self.workbook.add_format({"num_format": "#,##0"})
+        # Excel's General format shows 12+ digit integers (a code typed as a number) as 3.61537E+12
+        self.whole = self.workbook.add_format({"num_format": "0"})
+        self.date = self.workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.datetime = self.workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.time = self.workbook.add_format({"num_format": "hh:mm:ss"})
+        self.percent = self.workbook.add_format({"num_format": "0.0%"})
 
     def sheet(self, name: str, headers: Sequence[str]) -> Any:
         sheet = self.workbook.add_worksheet(name)
@@ -231,16 +274,20 @@ class _Book:
         return sheet
 
     def results_sheet(self, name: str, input_headers: Sequence[str]) -> Any:
-        sheet = self.sheet(name, [*RESULT_COLUMNS, *input_headers])
+        sheet = self.sheet(name, [*RESULT_COLUMNS, *distinct_headers(RESULT_COLUMNS, input_headers)])
         sheet.set_column(0, 0, 7)
         sheet.set_column(1, 4, 16)
         sheet.set_column(9, 9, 40)
         return sheet
 
     def write_row(self, sheet: Any, r: int, cells: Iterable[tuple[str, Any]]) -> None:
-        """Numbers as numbers, everything else as text (formula-like text quote-prefixed)."""
+        """Numbers as numbers, everything else as text (formula-like text quote-prefixed); the input's own
+        cells (no name) keep their type."""
         for col, (name, value) in enumerate(cells):
             if value is None or value == "":
+                continue
+            if not name and not isinstance(value, str):
+                self._typed(sheet, r, col, cells_json.from_json(value))
                 continue
             if name in NUMERIC_COLUMNS:
                 number = _number(value)
@@ -248,18 +295,41 @@ class _Book:
                     fmt = self.confidence if name == "match_confidence" else None
                     sheet.write_number(r, col, number, fmt)
                 continue
-            text = str(value)
-            if is_formula_like(text):
-                sheet.write_string(r, col, text, self.quoted)
-            else:
-                sheet.write_string(r, col, text)
+            self._text(sheet, r, col, str(value))
 
-    def summary(self, summary: Sequence[tuple[str, str]]) -> None:
+    def _text(self, sheet: Any, r: int, col: int, text: str) -> None:
+        if is_formula_like(text):
+            sheet.write_string(r, col, text, self.quoted)
+        else:
+            sheet.write_string(r, col, text)
+
+    def _typed(self, sheet: Any, r: int, col: int, value: Any) -> None:
+        if isinstance(value, bool):
+            sheet.write_boolean(r, col, value)
+        elif isinstance(value, int):
+            sheet.write_number(r, col, value, self.whole if abs(value) >= 10**11 else None)
+        elif isinstance(value, float):
+            sheet.write_number(r, col, value)
+        elif isinstance(value, dt.datetime):
+            sheet.write_datetime(r, col, value.replace(tzinfo=None), self.datetime)
+        elif isinstance(value, dt.date):
+            sheet.write_datetime(r, col, dt.datetime.combine(value, dt.time()), self.date)
+        elif isinstance(value, dt.time):
+            sheet.write_datetime(r, col, value, self.time)
+        elif value is not None:
+            self._text(sheet, r, col, str(value))
+
+    def summary(self, summary: Sequence[Tile]) -> None:
+        """Counts and shares as numbers (with number formats), other lines as text."""
         sheet = self.sheet("Summary", ["Tile", "Value"])
-        sheet.set_column(0, 0, 24)
+        sheet.set_column(0, 0, 32)
         sheet.set_column(1, 1, 40)
-        for i, (label, value) in enumerate(summary, start=1):
-            self.write_row(sheet, i, [("", label), ("", value)])
+        for i, tile in enumerate(summary, start=1):
+            if isinstance(tile.value, int | float) and tile.unit != "text":
+                self.write_row(sheet, i, [("", tile.label)])
+                sheet.write_number(i, 1, tile.value, self.percent if tile.unit == "percent" else self.count)
+            else:
+                self.write_row(sheet, i, [("", tile.label), ("", tile.value)])
 
     def close(self) -> None:
         self.workbook.close()
@@ -269,7 +339,7 @@ def _write_xlsx(
     path: Path,
     rows: Iterable[Mapping[str, Any]],
     input_headers: Sequence[str],
-    summary: Sequence[tuple[str, str]],
+    summary: Callable[[], Sequence[Tile]],
 ) -> int:
     book = _Book(path)
     try:
@@ -278,7 +348,7 @@ def _write_xlsx(
         n_inputs = len(input_headers)
         for count, row in enumerate(rows, start=1):
             book.write_row(sheet, count, _cells(row, n_inputs))
-        book.summary(summary)
+        book.summary(summary())
     finally:
         book.close()
     return count
@@ -308,22 +378,19 @@ def _write_xlsx_multi(
     path: Path,
     groups: Iterable[list[Mapping[str, Any]]],
     input_headers: Sequence[str],
-    summary: Sequence[tuple[str, str]],
+    summary: Callable[[], Sequence[Tile]],
     marketplaces: Sequence[str],
 ) -> int:
     book = _Book(path)
     try:
-        overview = book.sheet(
-            OVERVIEW_SHEET,
-            [
-                *OVERVIEW_ID_COLUMNS,
-                "available_on",
-                "found_on_count",
-                *(f"{m} {name}" for m in marketplaces for name in OVERVIEW_MARKET_COLUMNS),
-                "supplier_price",
-                *input_headers,
-            ],
-        )
+        ours = [
+            *OVERVIEW_ID_COLUMNS,
+            "available_on",
+            "found_on_count",
+            *(f"{m} {name}" for m in marketplaces for name in OVERVIEW_MARKET_COLUMNS),
+            "supplier_price",
+        ]
+        overview = book.sheet(OVERVIEW_SHEET, [*ours, *distinct_headers(ours, input_headers)])
         overview.set_column(0, 0, 7)
         overview.set_column(1, 5, 16)
         # constant-memory mode writes each sheet row by row; the sheets may take turns
@@ -336,7 +403,7 @@ def _write_xlsx_multi(
                 sheet = sheets.get(result.get("marketplace") or "")
                 if sheet is not None:
                     book.write_row(sheet, count, _cells(result, n_inputs))
-        book.summary(summary)
+        book.summary(summary())
     finally:
         book.close()
     return count

@@ -23,9 +23,11 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+from code2asin import cells as cells_json
 from code2asin.errors import IngestError
 
 __all__ = ["ColumnMap", "IngestLimits", "InputRow", "InputTable", "open_table", "parse_price"]
@@ -77,7 +79,8 @@ class ColumnMap:
 
 @dataclass(frozen=True, slots=True)
 class InputRow:
-    """One data row; ``values`` holds every cell as text, padded to the header width."""
+    """One data row; ``values`` holds every cell as text, padded to the header width, and ``cells`` the
+    same cells typed as JSON values (``code2asin.cells``): what goes back into the results file."""
 
     row_no: int
     values: tuple[str, ...]
@@ -87,6 +90,7 @@ class InputRow:
     price_raw: str | None
     sku: str | None
     asin: str | None
+    cells: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -108,6 +112,8 @@ class InputTable:
         """Yield the data rows under the header; raise ``IngestError`` past ``limits.max_rows``."""
         cols, width, limits = self.columns, len(self.headers), self.limits
         first = -1 if self.header_row is None else self.header_row
+        decimal_comma = self.delimiter != ","
+        text_columns = {i for i in (cols.code, cols.sku, cols.asin) if i is not None}
         row_no = 0
         for phys, (texts, raw) in enumerate(self._raw_rows()):
             if phys <= first or not "".join(texts).strip():
@@ -118,12 +124,20 @@ class InputTable:
             if len(texts) > limits.max_columns:
                 raise IngestError(f"Row {row_no} of {self.path.name} has more than "
                                   f"{limits.max_columns} columns, the limit.")
+            if self.file_format == "csv":
+                # a CSV's codes, SKUs and ASINs stay text (an EAN-8 is not a quantity)
+                typed = [t if n in text_columns else cells_json.from_text(t, decimal_comma=decimal_comma)
+                         for n, t in enumerate(texts)]
+            else:
+                typed = [cells_json.to_json(c) for c in raw]
             if len(texts) < width:
                 texts.extend([""] * (width - len(texts)))
+            if len(typed) < width:
+                typed.extend([""] * (width - len(typed)))
             price_raw = _opt(texts, cols.price)
             yield InputRow(row_no, tuple(texts), raw[cols.code] if cols.code < len(raw) else "",
                            _opt(texts, cols.title), parse_price(price_raw) if price_raw else None,
-                           price_raw, _opt(texts, cols.sku), _opt(texts, cols.asin))
+                           price_raw, _opt(texts, cols.sku), _opt(texts, cols.asin), tuple(typed))
 
 
 def _opt(texts: list[str], idx: int | None) -> str | None:
