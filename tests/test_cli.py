@@ -319,3 +319,29 @@ def test_the_input_cells_keep_their_type_from_a_workbook_and_from_a_csv(tmp_path
         if source.suffix == ".xlsx":
             cell = openpyxl.load_workbook(out)["Results"].cell(row=2, column=len(RESULT_COLUMNS) + 1)
             assert cell.number_format == "0"  # shown as 3615366690252, not 3.61537E+12
+
+
+def test_healthcheck_of_a_role_whose_services_are_down_is_one_sentence_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = _free_port()  # nothing listens there
+    api = runner.invoke(app, ["healthcheck", "api", f"--url=http://127.0.0.1:{port}/code2asin/health"])
+    assert api.exit_code == 1
+    assert api.output.startswith(f"Unhealthy: the API does not answer at http://127.0.0.1:{port}/")
+    no_broker = runner.invoke(app, ["healthcheck", "beat"])
+    assert no_broker.exit_code == 1
+    assert "CODE2ASIN_BROKER_URL is not set" in no_broker.output
+    monkeypatch.setenv("CODE2ASIN_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+    for role in ("worker", "beat"):
+        down = runner.invoke(app, ["healthcheck", role, "--timeout", "1"])
+        assert down.exit_code == 1
+        assert down.output.startswith("Unhealthy: the broker does not answer"), down.output
+        assert len(down.output.strip().splitlines()) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from code2asin import barcodes
+from code2asin.cli_health import healthcheck
 from code2asin.cli_pricing import track_app
 from code2asin.cli_service import serve, token_app, user_app
 from code2asin.cli_worker import beat as beat_command
@@ -44,6 +45,7 @@ app.command()(serve)
 app.add_typer(track_app, name="track")
 app.command("worker")(worker_command)
 app.command("beat")(beat_command)
+app.command("healthcheck")(healthcheck)
 
 out = Console()
 err = Console(stderr=True)

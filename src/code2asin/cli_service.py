@@ -146,11 +146,26 @@ def user_create(
     typer.echo(f"User {username} created ({user_id}).", err=True)
 
 
+def _exit_after_drain(signum: int, frame: object) -> None:
+    """SIGTERM once uvicorn has drained: leave through the ``finally`` blocks, exit code 0."""
+    raise SystemExit(0)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    graceful_timeout: Annotated[
+        int,
+        typer.Option(min=0, help="On SIGTERM, seconds to let requests in flight finish before closing."),
+    ] = 20,
 ) -> None:
-    """Serve the REST API; jobs run in this process unless a broker is configured (Celery workers)."""
+    """Serve the REST API; jobs run in this process unless a broker is configured (Celery workers).
+
+    SIGTERM (or Ctrl-C) stops accepting connections, lets the requests in flight finish (at most
+    ``--graceful-timeout`` seconds), hands the in-process jobs' chunks back, then exits 0.
+    """
+    import signal
+
     import uvicorn
 
     from code2asin.accounts.service import has_any_principal
@@ -171,8 +186,14 @@ def serve(
         dispatcher = make_dispatcher(settings, db)
         try:
             configure_logging(settings)
+            # uvicorn drains, then raises the signal it caught again: this handler turns it into exit 0
+            signal.signal(signal.SIGTERM, _exit_after_drain)
             uvicorn.run(
-                create_app(settings, db=db, dispatcher=dispatcher), host=host, port=port, log_config=None
+                create_app(settings, db=db, dispatcher=dispatcher),
+                host=host,
+                port=port,
+                log_config=None,
+                timeout_graceful_shutdown=graceful_timeout or None,
             )
         finally:
             dispatcher.close()

@@ -103,6 +103,7 @@ class EmbeddedDispatcher:
                 cache,
                 worker_id=f"embedded-{threading.get_ident()}",
                 plan_for=plans.__getitem__,
+                stop_requested=self._stop.is_set,  # closing: chunks stop at their next call
             )
             runner.complete_if_finished(job_id)
             run_job(self.db, runner, job_id, workers=self.chunk_workers)
@@ -143,6 +144,7 @@ class EmbeddedDispatcher:
                 complete_if_finished(self.db, job_id, actor="sweeper", now=utcnow())
 
     def close(self) -> None:
+        """Stop: running chunks commit nothing more and give their rows back (a restart resumes them)."""
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -240,6 +242,8 @@ def send_due_image_tasks(
 
 #: Redis transport priorities (0 is served first): the sweep overtakes queued chunks
 SWEEP_PRIORITY = 0
+#: a chunk handed back by a worker shutting down goes before the queued ones (it was started first)
+HANDED_BACK_PRIORITY = 1
 CHUNK_PRIORITY = 5
 
 
@@ -254,8 +258,20 @@ def send_due_chunks(
     chunks = due_chunks(db, job_id)
     if not resend_marked:
         chunks = marks.unmarked(job_id, chunks)
+    return send_chunks(sender, marks, job_id, chunks)
+
+
+def send_chunks(
+    sender: TaskSender,
+    marks: DispatchMarks,
+    job_id: str,
+    chunks: Sequence[int],
+    *,
+    priority: int = CHUNK_PRIORITY,
+) -> int:
+    """Send one ``run_chunk`` message per chunk of ``job_id`` and mark them sent; returns how many."""
     for n in chunks:
-        sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=CHUNK_PRIORITY)
+        sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=priority)
     marks.mark(job_id, chunks)
     return len(chunks)
 

@@ -20,6 +20,7 @@ from code2asin.jobs.runner import ChunkRunner
 class PoolOutcome(StrEnum):
     FINISHED = "finished"  # the job left ``processing`` (completed, failed, paused or cancelled)
     WAITING = "waiting"  # only rows waiting for a scheduled retry are left
+    STOPPED = "stopped"  # this process is shutting down; the job stays processing for a restart
 
 
 def due_chunks(db: Database, job_id: str) -> list[int]:
@@ -53,6 +54,8 @@ def run_job(
     """Run every due chunk of ``job_id`` until the job leaves ``processing`` or only retries are left."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code2asin-chunk") as pool:
         while True:
+            if runner.stop_requested is not None and runner.stop_requested():
+                return PoolOutcome.STOPPED
             with db.unit_of_work() as session:
                 job = session.get(Job, job_id)
                 if job is None or job.status != JobStatus.PROCESSING:

@@ -7,7 +7,7 @@ The same code runs in the embedded pool and in Celery workers; only the dispatch
 * Rows are upserted by primary key in one transaction per chunk: running a chunk twice does no harm.
 * Duplicated codes are looked up once (per chunk, and across chunks and jobs through the lookup cache).
 * Pause and cancel are database state, read between provider calls: the chunk stops and gives its
-  unfinished rows back.
+  unfinished rows back. A worker asked to shut down (SIGTERM) stops at the same point.
 * A transient failure (network, rate limit, unknown) keeps the row pending with ``next_attempt_at`` on the
   1, 5, 15, 60, 240 minute schedule; after 5 attempts it ends ``failed``. ``invalid_data`` fails at once.
 * A ``ConfigurationError`` (bad credentials, partner tag, eligibility) fails the whole job with its sentence.
@@ -98,6 +98,7 @@ class ChunkRunner:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
         plan_for: Callable[[str], Plan] | None = None,
+        stop_requested: Callable[[], bool] | None = None,
     ) -> None:
         self.db = db
         #: the plan of the job's (first) marketplace; ``plan_for(marketplace)`` gives the others
@@ -108,6 +109,8 @@ class ChunkRunner:
         self.lease = timedelta(seconds=lease_seconds)
         self.sleep = sleep
         self.clock = clock
+        #: asked before each provider call: the process is shutting down, hand the chunk back now
+        self.stop_requested = stop_requested
 
     # -- leasing ---------------------------------------------------------------------------------
     def _take_lease(self, job_id: str, chunk_no: int) -> str | None:
@@ -141,8 +144,11 @@ class ChunkRunner:
     def _keep_going(self, job_id: str, chunk_no: int, token: str) -> bool:
         """Before each provider call: is the job still processing, and is the lease still ours?
 
-        It also renews the lease, so a chunk slowed by a shared quota is not taken over while alive.
+        It also renews the lease, so a chunk slowed by a shared quota is not taken over while alive. A
+        shutting-down process stops here too: the rows done so far are committed, the rest given back.
         """
+        if self.stop_requested is not None and self.stop_requested():
+            return False
         now = self.clock()
         with self.db.unit_of_work() as session:
             if session.scalar(select(Job.status).where(Job.id == job_id)) != JobStatus.PROCESSING:

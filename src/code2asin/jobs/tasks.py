@@ -10,11 +10,20 @@ engine, its Redis limiter and its provider plans once (per plan and marketplace)
 access tokens and the limiter keys are shared by every chunk the process runs and every process shares
 one quota through Redis. A task does not retry through Celery: retries are rows' ``next_attempt_at`` in
 the database, picked up by the sweep; a task that crashes leaves its lease to expire.
+
+Graceful shutdown: SIGTERM (or Ctrl-C) to a worker's main process is Celery's warm shutdown, which waits
+for the running tasks. So that it does not wait for a whole chunk, the main process raises a flag in
+memory shared with its pool processes (``ShutdownFlag``); a running chunk sees it before its next
+provider call, commits nothing more (what it fetched stays in the lookup cache), gives its lease back and
+sends its own message again, ahead of the queued chunks, so another worker takes it over as soon as
+it has a free process instead of one lease later.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
 import os
 import threading
 import uuid
@@ -30,24 +39,45 @@ from code2asin.image_tasks import ImageCopier
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.dispatch import (
     COPY_IMAGE_TASK,
+    HANDED_BACK_PRIORITY,
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
     SWEEP_TASK,
     DispatchMarks,
     TaskSender,
     mark_ttl,
+    send_chunks,
     send_due_image_tasks,
     sweep_jobs,
     worker_settings,
 )
 from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
-from code2asin.jobs.runner import ChunkRunner, Plan, fail_job
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan, fail_job
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 
 log = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
 JOB_FAILED = "job_failed"
+HANDED_BACK = "handed_back"
+
+
+class ShutdownFlag:
+    """"This worker is shutting down", written by its main process and read by its pool processes.
+
+    A byte of shared memory created before the pool forks (``register_tasks`` runs when the app is
+    built), so a prefork child sees the parent's write without a signal; the threads and solo pools
+    share it trivially.
+    """
+
+    def __init__(self) -> None:
+        self._value = multiprocessing.RawValue(ctypes.c_bool, False)
+
+    def set(self) -> None:
+        self._value.value = True
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
 
 
 class WorkerRuntime:
@@ -60,6 +90,7 @@ class WorkerRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lease_seconds = worker_settings(settings).lease_seconds
+        self.shutdown = ShutdownFlag()
         self._lock = threading.RLock()
         self._pid: int | None = None
         self._db: Database | None = None
@@ -154,13 +185,23 @@ class WorkerRuntime:
                 self._db = None
 
 
-def run_chunk(runtime: WorkerRuntime, job_id: str, chunk_no: int, *, worker_name: str = "worker") -> str:
+def run_chunk(
+    runtime: WorkerRuntime,
+    job_id: str,
+    chunk_no: int,
+    *,
+    worker_name: str = "worker",
+    sender: TaskSender | None = None,
+) -> str:
     """Run chunk ``chunk_no`` of ``job_id`` unless it is done or its job is not processing.
 
-    Returns the outcome (``done``, ``skipped``, ``released``, ``waiting``, ``job_failed``). A configuration
-    fault fails the job with its sentence; other errors propagate (the chunk's lease then expires and the
-    sweep sends it again).
+    Returns the outcome (``done``, ``skipped``, ``released``, ``waiting``, ``job_failed``, or
+    ``handed_back`` when the worker is shutting down and the chunk's message went back to the queue
+    through ``sender``). A configuration fault fails the job with its sentence; other errors propagate
+    (the chunk's lease then expires and the sweep sends it again).
     """
+    if runtime.shutdown.is_set() and sender is not None:
+        return _hand_back(runtime, sender, job_id, chunk_no)
     runtime.marks.clear(job_id, chunk_no)
     db = runtime.db
     with db.unit_of_work() as session:
@@ -182,10 +223,26 @@ def run_chunk(runtime: WorkerRuntime, job_id: str, chunk_no: int, *, worker_name
     except ConfigurationError as exc:
         fail_job(db, job_id, str(exc), actor=worker_id, now=utcnow())
         return JOB_FAILED
-    runner = ChunkRunner(db, plan, runtime.cache, worker_id=worker_id, lease_seconds=runtime.lease_seconds)
+    runner = ChunkRunner(
+        db,
+        plan,
+        runtime.cache,
+        worker_id=worker_id,
+        lease_seconds=runtime.lease_seconds,
+        stop_requested=runtime.shutdown.is_set,
+    )
     outcome = runner.run_chunk(job_id, chunk_no)
     log.info("job.chunk.ran", extra={"job_id": job_id, "chunk": chunk_no, "outcome": outcome.value})
+    if outcome is ChunkOutcome.RELEASED and runtime.shutdown.is_set() and sender is not None:
+        return _hand_back(runtime, sender, job_id, chunk_no)
     return outcome.value
+
+
+def _hand_back(runtime: WorkerRuntime, sender: TaskSender, job_id: str, chunk_no: int) -> str:
+    """Shutting down: send the chunk's message again for another worker (the chunk is not leased)."""
+    send_chunks(sender, runtime.marks, job_id, [chunk_no], priority=HANDED_BACK_PRIORITY)
+    log.info("job.chunk.handed_back", extra={"job_id": job_id, "chunk": chunk_no})
+    return HANDED_BACK
 
 
 def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
@@ -202,13 +259,14 @@ def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
 
 def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
     """Bind ``code2asin.run_chunk`` and ``code2asin.sweep`` to the Celery ``app``; returns their runtime."""
-    from celery.signals import worker_process_shutdown
+    from celery.signals import worker_process_shutdown, worker_shutting_down
 
     runtime = WorkerRuntime(settings)
     observability.instrument_celery(app, settings)
 
     def run_chunk_task(task: Any, job_id: str, chunk_no: int) -> str:
-        return run_chunk(runtime, job_id, int(chunk_no), worker_name=str(task.request.hostname or "worker"))
+        hostname = str(task.request.hostname or "worker")
+        return run_chunk(runtime, job_id, int(chunk_no), worker_name=hostname, sender=app)
 
     def sweep_task() -> int:
         return sweep(runtime, app)
@@ -229,5 +287,10 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
     def _close(**_: Any) -> None:
         runtime.close()
 
+    def _shutting_down(**_: Any) -> None:
+        log.info("worker.shutting_down", extra={"pid": os.getpid()})
+        runtime.shutdown.set()
+
     worker_process_shutdown.connect(_close, weak=False)
+    worker_shutting_down.connect(_shutting_down, weak=False)
     return runtime
