@@ -2,7 +2,9 @@
 
 Accepted: EAN-13 (JAN included: it is an EAN-13 from GS1 Japan), EAN-8, UPC-A, UPC-E, GTIN-14, ISBN-10 and
 ISBN-13. Every valid code gets its 14-digit ``gtin`` (the key for comparison and storage). The GS1 facts
-applied are in ``shared/docs/amazon-apis.md`` section 5. Decisions taken where the rules leave room:
+applied: the GS1 General Specifications (mod-10 check digit, GTIN lengths, UPC-E expansion; restricted
+and coupon prefixes, https://www.gs1.org/standards/id-keys/company-prefix) and ISBN's ISO 2108.
+Decisions taken where the rules leave room:
 
 * Leading zeros are restored only for 9-11 digit inputs whose first digit is not ``0`` (a spreadsheet
   drops *all* leading zeros, so a short string that still starts with ``0`` was truncated, not stripped).

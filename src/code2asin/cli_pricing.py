@@ -94,7 +94,8 @@ def track_run(
     tracker_id: Annotated[str, typer.Argument(metavar="ID", help="Tracker id (see `track list`).")],
 ) -> None:
     """Start a re-pricing of the tracker now; prints the run's job id."""
-    from code2asin.jobs.dispatch import EmbeddedDispatcher, create_dispatcher
+    from code2asin.jobs.celery_app import create_dispatcher
+    from code2asin.jobs.dispatch import EmbeddedDispatcher
     from code2asin.jobs.models import Job
     from code2asin.pricing.service import get_tracker, start_run
 

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from code2asin.config import Settings
-from code2asin.storage import check_key
+from code2asin.storage_protocol import check_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 

@@ -20,9 +20,10 @@ from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ConversionLog, JobChunk, JobItem, JobMode
 from code2asin.jobs.queries import job_availability
-from code2asin.jobs.runner import ChunkRunner, Plan
+from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.plan import build_plan
 from code2asin.providers.ratelimit import InProcessLimiter
+from code2asin.providers.stages import Plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 

@@ -19,9 +19,10 @@ from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ConversionLog, Job, JobChunk, JobItem, JobMode, utcnow
-from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.providers.base import LookupCode, LookupOutcome
 from code2asin.providers.plan import build_plan
+from code2asin.providers.stages import Plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 

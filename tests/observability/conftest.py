@@ -16,8 +16,9 @@ from code2asin.jobs import service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode
-from code2asin.jobs.runner import ChunkRunner, Plan
+from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.plan import build_plan
+from code2asin.providers.stages import Plan
 from code2asin.sandbox import catalogue
 from code2asin.sandbox import server as sb
 

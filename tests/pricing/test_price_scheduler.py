@@ -15,7 +15,8 @@ from code2asin.jobs.models import Job
 from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import alerts, service
 from code2asin.pricing.models import Tracker
-from code2asin.pricing.scheduler import next_slot, run_due_trackers
+from code2asin.pricing.schedule import next_slot
+from code2asin.pricing.scheduler import run_due_trackers
 
 
 def _tracker(db: Database, tmp_path: Path, **spec: Any) -> str:

@@ -76,14 +76,10 @@ class AppState:
 
 
 def make_dispatcher(settings: Settings, db: Database) -> Dispatcher:
-    """``create_dispatcher`` from ``jobs.dispatch`` when it exists, else the in-process pool."""
-    from code2asin.jobs import dispatch
+    """The Celery dispatcher when a broker is configured, else the in-process pool."""
+    from code2asin.jobs.celery_app import create_dispatcher
 
-    factory = getattr(dispatch, "create_dispatcher", None)
-    if settings.broker_url and factory is not None:
-        made: Dispatcher = factory(settings, db)
-        return made
-    return dispatch.EmbeddedDispatcher(settings, db)
+    return create_dispatcher(settings, db)
 
 
 def get_state(request: Request) -> AppState:

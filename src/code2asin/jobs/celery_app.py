@@ -33,18 +33,20 @@ import sys
 from typing import TYPE_CHECKING
 
 from code2asin.config import Settings, SettingsError, load_settings
-from code2asin.jobs.dispatch import (
+from code2asin.jobs.queues import (
     CHUNK_PRIORITY,
     CHUNK_QUEUE,
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
     SWEEP_PRIORITY,
     SWEEP_TASK,
-    worker_settings,
 )
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from code2asin.db import Database
+    from code2asin.jobs.dispatch import Dispatcher
 
 #: a sweep message not started within this many sweep periods is dropped (so sweeps never pile up)
 SWEEP_EXPIRY_PERIODS = 4
@@ -62,7 +64,7 @@ def create_celery(settings: Settings) -> Celery:
 
     if not settings.broker_url:
         raise ValueError("Celery workers need CODE2ASIN_BROKER_URL (a redis:// URL).")
-    worker = worker_settings(settings)
+    worker = settings.worker
     app = Celery("code2asin", set_as_current=False)
     app.conf.update(
         broker_url=settings.broker_url,
@@ -119,6 +121,15 @@ def create_celery(settings: Settings) -> Celery:
     )
     register_tasks(app, settings)
     return app
+
+
+def create_dispatcher(settings: Settings, db: Database) -> Dispatcher:
+    """The Celery dispatcher when ``settings.broker_url`` is set, else the in-process pool."""
+    from code2asin.jobs.dispatch import CeleryDispatcher, EmbeddedDispatcher
+
+    if settings.broker_url:
+        return CeleryDispatcher(settings, db, create_celery(settings))
+    return EmbeddedDispatcher(settings, db)
 
 
 def app_from_env() -> Celery:

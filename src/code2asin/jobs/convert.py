@@ -19,9 +19,10 @@ from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job_waiting
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
-from code2asin.jobs.runner import ChunkRunner, Plan
+from code2asin.jobs.runner import ChunkRunner
 from code2asin.jobs.stats import job_statistics
 from code2asin.providers.plan import build_plans
+from code2asin.providers.stages import Plan
 from code2asin.storage import open_storage
 from code2asin.tiles import Tile
 

@@ -18,10 +18,16 @@ from sqlalchemy import select
 
 from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
-from code2asin.jobs import queues
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import due_chunks, run_job
 from code2asin.jobs.models import Job, JobStatus, utcnow
+from code2asin.jobs.queues import (
+    CHUNK_PRIORITY,
+    CHUNK_QUEUE,
+    COPY_IMAGE_TASK,
+    IMAGES_QUEUE,
+    RUN_CHUNK_TASK,
+)
 from code2asin.jobs.runner import ChunkRunner, complete_if_finished, fail_job
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 
@@ -219,10 +225,6 @@ class DispatchMarks:
             pipe.execute()
 
 
-RUN_CHUNK_TASK = "code2asin.run_chunk"
-SWEEP_TASK = "code2asin.sweep"
-CHUNK_QUEUE, IMAGES_QUEUE = queues.CHUNK_QUEUE, queues.IMAGES_QUEUE
-COPY_IMAGE_TASK = "code2asin.copy_image"
 
 
 def send_due_image_tasks(
@@ -240,11 +242,6 @@ def send_due_image_tasks(
     return len(ids)
 
 
-#: Redis transport priorities (0 is served first): the sweep overtakes queued chunks
-SWEEP_PRIORITY = 0
-#: a chunk handed back by a worker shutting down goes before the queued ones (it was started first)
-HANDED_BACK_PRIORITY = 1
-CHUNK_PRIORITY = 5
 
 
 def send_due_chunks(
@@ -315,12 +312,3 @@ class CeleryDispatcher:
 
     def close(self) -> None:
         self._redis.close()
-
-
-def create_dispatcher(settings: Settings, db: Database) -> Dispatcher:
-    """The Celery dispatcher when ``settings.broker_url`` is set, else the in-process pool."""
-    if settings.broker_url:
-        from code2asin.jobs.celery_app import create_celery
-
-        return CeleryDispatcher(settings, db, create_celery(settings))
-    return EmbeddedDispatcher(settings, db)

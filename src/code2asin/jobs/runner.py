@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -46,30 +45,12 @@ from code2asin.jobs.models import (
 )
 from code2asin.jobs.rows import merge_candidates, row_result
 from code2asin.jobs.stats import job_counters
-from code2asin.providers.base import Candidate, EnrichProvider, IdentifyProvider, LookupCode, LookupOutcome
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.stages import Plan
 
 #: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
 IN_RUN_RETRIES = 2
 MAX_IN_RUN_WAIT_SECONDS = 30.0
-
-
-@dataclass
-class Plan:
-    """Which provider identifies codes and which ones enrich the chosen ASINs, in order."""
-
-    name: str
-    identify: IdentifyProvider
-    enrich: Sequence[EnrichProvider] = ()
-    close: Callable[[], None] = field(default=lambda: None)
-    #: image hosts the plan's providers serve images from, trusted like CODE2ASIN_IMAGE_HOSTS (a sandbox)
-    image_hosts: tuple[str, ...] = ()
-    #: provider -> tag of a non-default base URL: its cached answers are kept apart (``cache_name``)
-    cache_scopes: dict[str, str] = field(default_factory=dict)
-
-    def cache_name(self, provider: str) -> str:
-        """The lookup cache's name for ``provider``'s answers (``spapi``, or ``spapi@1a2b3c4d5e6f``)."""
-        scope = self.cache_scopes.get(provider)
-        return f"{provider}@{scope}" if scope else provider
 
 
 class ChunkOutcome(StrEnum):
@@ -293,7 +274,7 @@ class ChunkRunner:
                 return outcomes, True
             batch = missing[start : start + size]
             gtins = [c.gtin for c in batch]
-            answer = self._with_retries(partial(provider.identify, batch), gtins, _outcome_of)
+            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of)
             fresh = {}
             for code in batch:
                 outcome = answer.get(code.gtin) or LookupOutcome(
@@ -328,7 +309,7 @@ class ChunkRunner:
                 if not keep_going():
                     return merged, failures, True
                 batch = missing[start : start + size]
-                answer = self._with_retries(partial(stage.enrich, batch), batch, _error_of)
+                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of)
                 fresh = {}
                 for asin in batch:
                     value = answer.get(asin)
@@ -343,7 +324,7 @@ class ChunkRunner:
                 merged[asin] = merge_candidates(merged.get(asin), candidate)
         return merged, failures, False
 
-    def _with_retries(
+    def with_retries(
         self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
     ) -> dict[str, Any]:
         """Call a provider; a batch-wide transient failure is retried quickly a couple of times.

@@ -38,11 +38,6 @@ from code2asin.errors import ConfigurationError
 from code2asin.image_tasks import ImageCopier
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.dispatch import (
-    COPY_IMAGE_TASK,
-    HANDED_BACK_PRIORITY,
-    IMAGES_QUEUE,
-    RUN_CHUNK_TASK,
-    SWEEP_TASK,
     DispatchMarks,
     TaskSender,
     mark_ttl,
@@ -52,8 +47,16 @@ from code2asin.jobs.dispatch import (
     worker_settings,
 )
 from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
-from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, Plan, fail_job
+from code2asin.jobs.queues import (
+    COPY_IMAGE_TASK,
+    HANDED_BACK_PRIORITY,
+    IMAGES_QUEUE,
+    RUN_CHUNK_TASK,
+    SWEEP_TASK,
+)
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, fail_job
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
+from code2asin.providers.stages import Plan
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,7 +34,8 @@ from code2asin.providers.base import Candidate, EnrichProvider
 from code2asin.providers.marketplaces import get_marketplace
 
 if TYPE_CHECKING:
-    from code2asin.jobs.runner import ChunkRunner, Plan
+    from code2asin.db import Database
+    from code2asin.providers.stages import Plan
 
 MAX_ATTEMPTS = len(RETRY_BACKOFF_MINUTES)
 OUT_OF_STOCK = "OUT_OF_STOCK"
@@ -57,8 +58,20 @@ def price_stage(plan: Plan) -> EnrichProvider:
     return max(preferred, key=lambda s: s.enrich_batch_size)
 
 
+class ChunkContext(Protocol):
+    """What re-pricing needs of the chunk runner that calls it (``jobs.runner.ChunkRunner``)."""
+
+    db: Database
+    worker_id: str
+    clock: Callable[[], datetime]
+
+    def with_retries(
+        self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
+    ) -> dict[str, Any]: ...
+
+
 def reprice_chunk(
-    runner: ChunkRunner, plan: Plan, keep_going: Callable[[], bool], items: list[JobItem], job_id: str
+    runner: ChunkContext, plan: Plan, keep_going: Callable[[], bool], items: list[JobItem], job_id: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     """Price the chunk's ASINs with ``plan``; returns the runner's (row updates, log rows, stopped)."""
     stage = price_stage(plan)
@@ -69,7 +82,7 @@ def reprice_chunk(
         if not keep_going():
             return [], [], True  # paused or cancelled: nothing written, the chunk is given back
         batch = asins[start : start + size]
-        answers.update(runner._with_retries(partial(stage.enrich, batch), batch, lambda e: e))
+        answers.update(runner.with_retries(partial(stage.enrich, batch), batch, lambda e: e))
     now = runner.clock()
     updates: list[dict[str, Any]] = []
     logs: list[dict[str, Any]] = []
@@ -153,7 +166,7 @@ def _insert(session: Session) -> Any:
 
 
 def record_observations(
-    runner: ChunkRunner, job_id: str, observed: list[tuple[JobItem, Candidate]], now: datetime, source: str
+    runner: ChunkContext, job_id: str, observed: list[tuple[JobItem, Candidate]], now: datetime, source: str
 ) -> None:
     """Insert the chunk's observations, their alerts and webhook deliveries (each at most once)."""
     with runner.db.unit_of_work() as session:

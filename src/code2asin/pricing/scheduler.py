@@ -17,13 +17,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from cronsim import CronSim, CronSimError
 from sqlalchemy import select, update
 
 from code2asin.db import Database, rowcount
 from code2asin.errors import LifecycleError
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing.models import Tracker, TrackerStatus
+from code2asin.pricing.schedule import next_slot
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +34,6 @@ class _Dispatches(Protocol):
 
 
 DispatchTarget = _Dispatches | Callable[[str], None] | None
-
-
-def validate_schedule(expression: str) -> None:
-    """Raise ``InvalidValueError`` unless ``expression`` is a 5-field cron expression."""
-    try:
-        CronSim(expression, datetime(2026, 1, 1))
-    except (CronSimError, ValueError) as exc:
-        raise InvalidValueError(f"Schedule {expression!r} is not a valid cron expression: {exc}") from exc
-
-
-def next_slot(expression: str, after: datetime) -> datetime:
-    """The first time strictly after ``after`` matching the cron ``expression`` (UTC)."""
-    return next(CronSim(expression, after))
 
 
 def _aware(value: datetime, like: datetime) -> datetime:

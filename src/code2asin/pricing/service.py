@@ -32,7 +32,7 @@ from code2asin.pricing.models import (
     Tracker,
     TrackerStatus,
 )
-from code2asin.pricing.scheduler import next_slot, validate_schedule
+from code2asin.pricing.schedule import next_slot, validate_schedule
 
 INSERT_BATCH = 5000
 ACTIVE_JOB_STATUSES = (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.PAUSED)

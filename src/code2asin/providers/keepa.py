@@ -1,6 +1,7 @@
 """Keepa: identify codes (``code=``, 100 per call) and enrich ASINs (``asin=``, 100 per call).
 
-Protocol (``/work/shared/docs/amazon-apis.md`` §4; ``keepacom/api_backend`` ``Request.java``,
+Protocol (Keepa's "Request Products" page, https://keepa.com/#!discuss/t/request-products/110;
+https://github.com/keepacom/api_backend ``Request.java``,
 ``Product.java``, ``Stats.java``; the ``keepa`` PyPI package 1.6 ``Keepa.query``/``_product_query``):
 
 ``GET {api_url}/product?key=<key>&domain=<id>&code=<c1,...,c100>&code-limit=N&stats=1&history=0&rating=1``

@@ -1,10 +1,13 @@
 """Amazon marketplaces: the reference data every provider needs for one country.
 
-Sources (see ``/work/shared/docs/amazon-apis.md``): Creators ``x-marketplace`` hosts and regions (§1.10),
-Creators credential versions per region (§1.2), SP-API marketplace ids and regional endpoints (§3.2),
-Keepa domain ids (§4). Currencies are each country's legal tender. Locales are the Creators/PA-API
-default ``languagesOfPreference`` of the locale pages where the brief quotes them (FR, DE, IT, JP, IN,
-EG, IE, PL); the others follow the same ``language_COUNTRY`` pattern and are not used in requests.
+Sources: the Creators API documentation (https://affiliate-program.amazon.com/creatorsapi/docs/en-us/,
+"common request headers and parameters" for the ``x-marketplace`` hosts and regions; the credential
+versions per region in the SDK's ``auth/oauth2_config.py``), SP-API's marketplace ids and regional
+endpoints (https://developer-docs.amazon.com/sp-api/docs/sp-api-endpoints), Keepa's domain ids
+(``AmazonLocale.java`` in https://github.com/keepacom/api_backend). Currencies are each country's legal
+tender. Locales are the Creators/PA-API default ``languagesOfPreference`` of the documentation's locale
+pages where they are given (FR, DE, IT, JP, IN, EG, IE, PL); the others follow the same
+``language_COUNTRY`` pattern and are not used in requests.
 """
 
 from __future__ import annotations

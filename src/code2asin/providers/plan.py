@@ -26,7 +26,6 @@ import httpx
 
 from code2asin.config import CreatorsStore, Settings
 from code2asin.errors import ConfigurationError
-from code2asin.jobs.runner import Plan
 from code2asin.providers.base import EnrichProvider, IdentifyProvider
 from code2asin.providers.creators import DEFAULT_API_URL as CREATORS_API_URL
 from code2asin.providers.creators import CreatorsClient
@@ -36,7 +35,7 @@ from code2asin.providers.keepa import KeepaClient
 from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 from code2asin.providers.spapi import SpapiClient, SpapiPricing
-from code2asin.providers.stages import parse_plan
+from code2asin.providers.stages import Plan, parse_plan
 
 if TYPE_CHECKING:
     from code2asin.sandbox.server import SandboxServer

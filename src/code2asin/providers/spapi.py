@@ -1,7 +1,8 @@
 """Amazon Selling Partner API: Catalog Items 2022-04-01 (identify) and Product Pricing v0 (prices).
 
-Protocol (``/work/shared/docs/amazon-apis.md`` §3): a Login with Amazon refresh-token grant (form body)
-gives an access token sent as ``x-amz-access-token``. ``searchCatalogItems`` takes up to 20
+Protocol (https://developer-docs.amazon.com/sp-api/docs/catalog-items-api-v2022-04-01-reference, the
+models in https://github.com/amzn/selling-partner-api-models): a Login with Amazon refresh-token grant
+(form body) gives an access token sent as ``x-amz-access-token``. ``searchCatalogItems`` takes up to 20
 identifiers of one ``identifiersType``; its results are not in input order and do not say which input
 they matched, so every item is mapped back through its own identifiers compared as GTIN-14 (ISBN-10 as
 its 978 EAN). One item may match several inputs and one input several items.

@@ -1,8 +1,13 @@
-"""Provider plan names: which stages exist and how a plan such as ``spapi+creators`` is spelled (pure)."""
+"""Provider plans: which stages exist, how a plan such as ``spapi+creators`` is spelled, and ``Plan``, the
+built stages a chunk runs (``providers.plan.build_plan`` builds one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
 from code2asin.errors import ConfigurationError
+from code2asin.providers.base import EnrichProvider, IdentifyProvider
 
 KNOWN_STAGES = ("creators", "spapi", "keepa")
 
@@ -21,3 +26,22 @@ def parse_plan(plan: str) -> list[str]:
     if len(set(stages)) != len(stages):
         raise ConfigurationError(f"Provider plan {plan!r} names a stage twice.")
     return stages
+
+
+@dataclass
+class Plan:
+    """Which provider identifies codes and which ones enrich the chosen ASINs, in order."""
+
+    name: str
+    identify: IdentifyProvider
+    enrich: Sequence[EnrichProvider] = ()
+    close: Callable[[], None] = field(default=lambda: None)
+    #: image hosts the plan's providers serve images from, trusted like CODE2ASIN_IMAGE_HOSTS (a sandbox)
+    image_hosts: tuple[str, ...] = ()
+    #: provider -> tag of a non-default base URL: its cached answers are kept apart (``cache_name``)
+    cache_scopes: dict[str, str] = field(default_factory=dict)
+
+    def cache_name(self, provider: str) -> str:
+        """The lookup cache's name for ``provider``'s answers (``spapi``, or ``spapi@1a2b3c4d5e6f``)."""
+        scope = self.cache_scopes.get(provider)
+        return f"{provider}@{scope}" if scope else provider

@@ -1,6 +1,7 @@
 """Keepa API simulation: ``GET /product`` (by ``code`` or ``asin``) and ``GET /token``, token accounting.
 
-Protocol (``/work/shared/docs/amazon-apis.md`` §4; ``keepacom/api_backend`` ``Request.java``,
+Protocol (Keepa's "Request Products" page, https://keepa.com/#!discuss/t/request-products/110;
+https://github.com/keepacom/api_backend ``Request.java``,
 ``Product.java``, ``Stats.java``, ``KeepaAPI.java``; the ``keepa`` PyPI package 1.6):
 
 * ``GET /product?key=&domain=<id>&code=<c1,...>`` or ``&asin=<a1,...>`` (exactly one of them, up to 100

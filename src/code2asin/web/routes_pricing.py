@@ -29,7 +29,7 @@ from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import alerts, reprice, service
 from code2asin.pricing.export import export_tracker_prices, tracker_rows
 from code2asin.pricing.models import DEFAULT_SCHEDULE, DEFAULT_THRESHOLD_PERCENT, AlertKind, Tracker
-from code2asin.pricing.scheduler import validate_schedule
+from code2asin.pricing.schedule import validate_schedule
 from code2asin.pricing.webhooks import check_webhook_url
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
