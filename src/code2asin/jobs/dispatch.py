@@ -20,6 +20,7 @@ from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import due_chunks, run_job
+from code2asin.jobs.job_end import complete_if_finished, fail_job
 from code2asin.jobs.models import Job, JobStatus, utcnow
 from code2asin.jobs.queues import (
     CHUNK_PRIORITY,
@@ -28,7 +29,7 @@ from code2asin.jobs.queues import (
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
 )
-from code2asin.jobs.runner import ChunkRunner, complete_if_finished, fail_job
+from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 
 if TYPE_CHECKING:

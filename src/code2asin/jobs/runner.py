@@ -24,33 +24,27 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from code2asin import barcodes, matching, observability
 from code2asin.db import Database, rowcount
-from code2asin.errors import ConfigurationError, ErrorType, ProviderError
+from code2asin.errors import ConfigurationError
 from code2asin.image_tasks import enqueue_image_tasks
-from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
-from code2asin.jobs.lifecycle import JobAction, target_status
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.job_end import complete_if_finished, fail_job
+from code2asin.jobs.lookups import ChunkLookups
 from code2asin.jobs.models import (
     ChunkStatus,
     ConversionLog,
     ItemStatus,
     Job,
     JobChunk,
-    JobEvent,
     JobItem,
     JobStatus,
     utcnow,
 )
 from code2asin.jobs.rows import merge_candidates, row_result
-from code2asin.jobs.stats import job_counters
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.stages import Plan
-
-#: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
-IN_RUN_RETRIES = 2
-MAX_IN_RUN_WAIT_SECONDS = 30.0
 
 
 class ChunkOutcome(StrEnum):
@@ -67,7 +61,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class ChunkRunner:
+class ChunkRunner(ChunkLookups):
     def __init__(
         self,
         db: Database,
@@ -254,106 +248,6 @@ class ChunkRunner:
             logs.append(log)
         return updates, logs, stopped
 
-    def _identify(
-        self, plan: Plan, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
-    ) -> tuple[dict[str, LookupOutcome], bool]:
-        provider = plan.identify
-        outcomes: dict[str, LookupOutcome] = {}
-        if self.cache is not None:
-            keys = (f"gtin:{c.gtin}" for c in codes)
-            cached = self.cache.get(plan.cache_name(provider.name), marketplace, keys)
-            for key, payload in cached.items():
-                outcomes[key[5:]] = LookupOutcome(
-                    candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
-                    api_response={**(payload.get("api_response") or {}), "cached": True},
-                )
-        missing = [c for c in codes if c.gtin not in outcomes]
-        size = max(1, provider.identify_batch_size)
-        for start in range(0, len(missing), size):
-            if not keep_going():
-                return outcomes, True
-            batch = missing[start : start + size]
-            gtins = [c.gtin for c in batch]
-            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of)
-            fresh = {}
-            for code in batch:
-                outcome = answer.get(code.gtin) or LookupOutcome(
-                    error=ProviderError("The provider gave no answer for this code.", ErrorType.UNKNOWN)
-                )
-                outcomes[code.gtin] = outcome
-                if outcome.error is None:
-                    fresh[f"gtin:{code.gtin}"] = {
-                        "candidates": [candidate_to_dict(c) for c in outcome.candidates],
-                        "api_response": outcome.api_response,
-                    }
-            if self.cache is not None:
-                self.cache.put(plan.cache_name(provider.name), marketplace, fresh, prices=False)
-        return outcomes, False
-
-    def _enrich(
-        self, plan: Plan, keep_going: Callable[[], bool], asins: list[str], marketplace: str
-    ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
-        """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
-        merged: dict[str, Candidate] = {}
-        failures: dict[str, ProviderError] = {}
-        for stage in plan.enrich:
-            found: dict[str, Candidate] = {}
-            if self.cache is not None:
-                for key, payload in self.cache.get(
-                    plan.cache_name(stage.name), marketplace, (f"asin:{a}" for a in asins)
-                ).items():
-                    found[key[5:]] = candidate_from_dict(payload)
-            missing = [a for a in asins if a not in found]
-            size = max(1, stage.enrich_batch_size)
-            for start in range(0, len(missing), size):
-                if not keep_going():
-                    return merged, failures, True
-                batch = missing[start : start + size]
-                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of)
-                fresh = {}
-                for asin in batch:
-                    value = answer.get(asin)
-                    if isinstance(value, Candidate):
-                        found[asin] = value
-                        fresh[f"asin:{asin}"] = candidate_to_dict(value)
-                    elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
-                        failures.setdefault(asin, value)
-                if self.cache is not None:
-                    self.cache.put(plan.cache_name(stage.name), marketplace, fresh, prices=True)
-            for asin, candidate in found.items():
-                merged[asin] = merge_candidates(merged.get(asin), candidate)
-        return merged, failures, False
-
-    def with_retries(
-        self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
-    ) -> dict[str, Any]:
-        """Call a provider; a batch-wide transient failure is retried quickly a couple of times.
-
-        ``wrap`` turns an exception raised for the whole batch into each key's answer.
-        """
-        for attempt in range(IN_RUN_RETRIES + 1):
-            try:
-                answer = observability.observed_call(call)
-            except ConfigurationError:
-                raise
-            except ProviderError as exc:
-                # a call our own pacing declined comes back at its retry time, not in this run
-                if exc.error_type is ErrorType.INVALID_DATA or not exc.sent or attempt == IN_RUN_RETRIES:
-                    return {k: wrap(exc) for k in keys}
-                self.sleep(min(exc.retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
-                continue
-            errors = [v.error if isinstance(v, LookupOutcome) else v for v in answer.values()]
-            transient = [
-                e
-                for e in errors
-                if isinstance(e, ProviderError) and e.error_type is not ErrorType.INVALID_DATA
-            ]
-            if transient and len(transient) == len(keys) and attempt < IN_RUN_RETRIES:
-                self.sleep(min(transient[0].retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
-                continue
-            return answer
-        return {}
-
     def _commit(
         self,
         job_id: str,
@@ -458,74 +352,3 @@ class ChunkRunner:
     def complete_if_finished(self, job_id: str) -> bool:
         """Mark the job completed when no chunk is left (see ``complete_if_finished``)."""
         return complete_if_finished(self.db, job_id, actor=self.worker_id, now=self.clock())
-
-
-def fail_job(db: Database, job_id: str, message: str, *, actor: str, now: datetime) -> None:
-    """Fail a job that cannot go on (a configuration fault) with ``message`` and a timeline event."""
-    with db.unit_of_work() as session:
-        job = session.get(Job, job_id)
-        if job is None or job.status not in (JobStatus.PROCESSING, JobStatus.PAUSED, JobStatus.PENDING):
-            return
-        before = job.status
-        job.status = target_status(JobAction.FAIL, before) or before
-        job.error_message = message
-        job.completed_at = now
-        session.add(
-            JobEvent(
-                job_id=job_id,
-                event="fail",
-                actor=actor,
-                from_status=before,
-                to_status=job.status,
-                detail={"error": message},
-            )
-        )
-
-
-def complete_if_finished(db: Database, job_id: str, *, actor: str, now: datetime) -> bool:
-    """Mark the job completed when no chunk is left; safe under concurrency (conditional update)."""
-    with db.unit_of_work() as session:
-        left = session.scalar(
-            select(func.count(JobChunk.id)).where(
-                JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
-            )
-        )
-        if left:
-            return False
-        target = target_status(JobAction.COMPLETE, JobStatus.PROCESSING)
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
-            .values(status=target, completed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(result):
-            session.add(
-                JobEvent(
-                    job_id=job_id,
-                    event="complete",
-                    actor=actor,
-                    from_status=JobStatus.PROCESSING,
-                    to_status=target,
-                )
-            )
-            _refresh_job_counters(session, job_id)
-            return True
-    return False
-
-
-def _outcome_of(error: ProviderError) -> LookupOutcome:
-    return LookupOutcome(error=error)
-
-
-def _error_of(error: ProviderError) -> ProviderError:
-    return error
-
-
-def _refresh_job_counters(session: Session, job_id: str) -> None:
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(**job_counters(session, job_id))
-        .execution_options(synchronize_session=False)
-    )

@@ -46,6 +46,7 @@ from code2asin.jobs.dispatch import (
     sweep_jobs,
     worker_settings,
 )
+from code2asin.jobs.job_end import fail_job
 from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
 from code2asin.jobs.queues import (
     COPY_IMAGE_TASK,
@@ -54,7 +55,7 @@ from code2asin.jobs.queues import (
     RUN_CHUNK_TASK,
     SWEEP_TASK,
 )
-from code2asin.jobs.runner import ChunkOutcome, ChunkRunner, fail_job
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
 from code2asin.providers.stages import Plan
 

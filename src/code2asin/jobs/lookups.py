@@ -1,0 +1,134 @@
+"""A chunk's provider calls: identify its codes, enrich the candidate ASINs stage by stage, retry a
+batch-wide blip quickly; answers go through the lookup cache both ways. ``ChunkRunner`` runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from code2asin import observability
+from code2asin.errors import ConfigurationError, ErrorType, ProviderError
+from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
+from code2asin.jobs.rows import merge_candidates
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.stages import Plan
+
+#: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
+IN_RUN_RETRIES = 2
+MAX_IN_RUN_WAIT_SECONDS = 30.0
+
+
+class ChunkLookups:
+    """The provider calls of one chunk run (a base of ``ChunkRunner``, which sets ``cache`` and ``sleep``)."""
+
+    cache: LookupCacheStore | None
+    sleep: Callable[[float], None]
+
+    def _identify(
+        self, plan: Plan, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
+    ) -> tuple[dict[str, LookupOutcome], bool]:
+        provider = plan.identify
+        outcomes: dict[str, LookupOutcome] = {}
+        if self.cache is not None:
+            keys = (f"gtin:{c.gtin}" for c in codes)
+            cached = self.cache.get(plan.cache_name(provider.name), marketplace, keys)
+            for key, payload in cached.items():
+                outcomes[key[5:]] = LookupOutcome(
+                    candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
+                    api_response={**(payload.get("api_response") or {}), "cached": True},
+                )
+        missing = [c for c in codes if c.gtin not in outcomes]
+        size = max(1, provider.identify_batch_size)
+        for start in range(0, len(missing), size):
+            if not keep_going():
+                return outcomes, True
+            batch = missing[start : start + size]
+            gtins = [c.gtin for c in batch]
+            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of)
+            fresh = {}
+            for code in batch:
+                outcome = answer.get(code.gtin) or LookupOutcome(
+                    error=ProviderError("The provider gave no answer for this code.", ErrorType.UNKNOWN)
+                )
+                outcomes[code.gtin] = outcome
+                if outcome.error is None:
+                    fresh[f"gtin:{code.gtin}"] = {
+                        "candidates": [candidate_to_dict(c) for c in outcome.candidates],
+                        "api_response": outcome.api_response,
+                    }
+            if self.cache is not None:
+                self.cache.put(plan.cache_name(provider.name), marketplace, fresh, prices=False)
+        return outcomes, False
+
+    def _enrich(
+        self, plan: Plan, keep_going: Callable[[], bool], asins: list[str], marketplace: str
+    ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
+        """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
+        merged: dict[str, Candidate] = {}
+        failures: dict[str, ProviderError] = {}
+        for stage in plan.enrich:
+            found: dict[str, Candidate] = {}
+            if self.cache is not None:
+                for key, payload in self.cache.get(
+                    plan.cache_name(stage.name), marketplace, (f"asin:{a}" for a in asins)
+                ).items():
+                    found[key[5:]] = candidate_from_dict(payload)
+            missing = [a for a in asins if a not in found]
+            size = max(1, stage.enrich_batch_size)
+            for start in range(0, len(missing), size):
+                if not keep_going():
+                    return merged, failures, True
+                batch = missing[start : start + size]
+                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of)
+                fresh = {}
+                for asin in batch:
+                    value = answer.get(asin)
+                    if isinstance(value, Candidate):
+                        found[asin] = value
+                        fresh[f"asin:{asin}"] = candidate_to_dict(value)
+                    elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
+                        failures.setdefault(asin, value)
+                if self.cache is not None:
+                    self.cache.put(plan.cache_name(stage.name), marketplace, fresh, prices=True)
+            for asin, candidate in found.items():
+                merged[asin] = merge_candidates(merged.get(asin), candidate)
+        return merged, failures, False
+
+    def with_retries(
+        self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
+    ) -> dict[str, Any]:
+        """Call a provider; a batch-wide transient failure is retried quickly a couple of times.
+
+        ``wrap`` turns an exception raised for the whole batch into each key's answer.
+        """
+        for attempt in range(IN_RUN_RETRIES + 1):
+            try:
+                answer = observability.observed_call(call)
+            except ConfigurationError:
+                raise
+            except ProviderError as exc:
+                # a call our own pacing declined comes back at its retry time, not in this run
+                if exc.error_type is ErrorType.INVALID_DATA or not exc.sent or attempt == IN_RUN_RETRIES:
+                    return {k: wrap(exc) for k in keys}
+                self.sleep(min(exc.retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
+                continue
+            errors = [v.error if isinstance(v, LookupOutcome) else v for v in answer.values()]
+            transient = [
+                e
+                for e in errors
+                if isinstance(e, ProviderError) and e.error_type is not ErrorType.INVALID_DATA
+            ]
+            if transient and len(transient) == len(keys) and attempt < IN_RUN_RETRIES:
+                self.sleep(min(transient[0].retry_after or float(2**attempt), MAX_IN_RUN_WAIT_SECONDS))
+                continue
+            return answer
+        return {}
+
+
+def _outcome_of(error: ProviderError) -> LookupOutcome:
+    return LookupOutcome(error=error)
+
+
+def _error_of(error: ProviderError) -> ProviderError:
+    return error
