@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
     args = parser.parse_args(argv)
 
-    from code2asin.sandbox.catalogue import generate_codes
+    from code2asin.sandbox.sample_codes import generate_codes
 
     with tempfile.TemporaryDirectory(prefix="c2a-bench-") as tmp:
         folder = Path(tmp)

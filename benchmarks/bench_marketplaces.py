@@ -117,7 +117,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--latency-ms", type=float, default=150.0)
     args = parser.parse_args(argv)
 
-    from code2asin.sandbox.catalogue import multi_marketplace_codes
+    from code2asin.sandbox.sample_codes import multi_marketplace_codes
 
     markets = [m.strip().upper() for m in args.marketplaces.split(",") if m.strip()]
     codes = [c.code for c in multi_marketplace_codes(args.codes, markets)]

@@ -157,7 +157,9 @@ class PlanResult:
 def write_codes(path: Path, count: int, unknown_share: float, seed: int) -> tuple[int, int]:
     """A CSV of ``count`` unique valid codes: known to the sandbox catalogue, plus ``unknown_share`` it
     does not know, shuffled; a known code's title is its main item's (so matching works as usual)."""
-    from code2asin.sandbox.catalogue import KNOWN_CATEGORIES, code_category, generate_codes, products_for_gtin
+    from code2asin.sandbox.catalogue import products_for_gtin
+    from code2asin.sandbox.categories import KNOWN_CATEGORIES, code_category
+    from code2asin.sandbox.sample_codes import generate_codes
 
     want_unknown = round(count * unknown_share)
     want_known = count - want_unknown

@@ -24,7 +24,7 @@ from code2asin.jobs.models import Job, JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.pricing.service import TrackerSpec, create_tracker, start_run
 from code2asin.providers.plan import Endpoints, build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, categories, sample_codes
 from code2asin.sandbox import server as sb
 from code2asin.sandbox.common import SandboxQuotas
 
@@ -34,8 +34,8 @@ BATCH = 20
 
 def _products(count: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for code in catalogue.generate_codes(count * 3, seed=11):
-        if catalogue.code_category(code) in {"single", "upc_spelling"}:
+    for code in sample_codes.generate_codes(count * 3, seed=11):
+        if categories.code_category(code) in {"single", "upc_spelling"}:
             out.append((code, catalogue.products_for_gtin(code)[0].asin))
             if len(out) == count:
                 break

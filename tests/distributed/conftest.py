@@ -37,7 +37,7 @@ from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ChunkStatus, ConversionLog, ItemStatus, Job, JobChunk, JobItem, JobMode
 from code2asin.jobs.service import NewJob, create_job, get_job, transition
 from code2asin.sandbox import server as sb
-from code2asin.sandbox.catalogue import generate_codes
+from code2asin.sandbox.sample_codes import generate_codes
 from code2asin.sandbox.server import SandboxServer
 
 REDIS_SERVER = os.environ.get("CODE2ASIN_TEST_REDIS_SERVER", "redis-server")

@@ -23,7 +23,7 @@ from code2asin.jobs.models import JobItem, JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.products.models import Product, ProductImage
 from code2asin.providers.plan import build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import sample_codes
 from code2asin.sandbox.server import SandboxServer
 
 MARKETS = ["FR", "DE"]
@@ -71,7 +71,7 @@ def _objects(settings: Settings) -> list[str]:
 def test_a_sandbox_job_stores_five_images_per_product_in_s3_and_a_rerun_follows_the_mode(
     sqlite_db: Database, s3_settings: Settings, tmp_path: Path, mode: str
 ) -> None:
-    codes = catalogue.example_codes()["single"][:4] + catalogue.example_codes()["no_images"][:1]
+    codes = sample_codes.example_codes()["single"][:4] + sample_codes.example_codes()["no_images"][:1]
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(codes) + "\n", "utf-8")
     with SandboxServer(port=0, quotas=None) as sandbox:
@@ -113,8 +113,10 @@ def test_a_sandbox_job_stores_five_images_per_product_in_s3_and_a_rerun_follows_
 def test_a_several_marketplace_job_files_each_store_s_images_under_that_store_s_product(
     sqlite_db: Database, s3_settings: Settings, tmp_path: Path
 ) -> None:
-    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
-    local = [c for c in catalogue.multi_marketplace_codes(40, ("FR", "DE")) if c.kind("DE") == "local_asin"]
+    codes = sample_codes.multi_marketplace_codes(3, ("FR", "DE"))
+    local = [
+        c for c in sample_codes.multi_marketplace_codes(40, ("FR", "DE")) if c.kind("DE") == "local_asin"
+    ]
     chosen = [*codes, local[0]]
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(c.code for c in chosen) + "\n", "utf-8")

@@ -23,7 +23,7 @@ from code2asin.jobs.queries import job_availability
 from code2asin.jobs.runner import ChunkRunner, Plan
 from code2asin.providers.plan import build_plan
 from code2asin.providers.ratelimit import InProcessLimiter
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox import server as sb
 
 MARKETPLACES = ("FR", "DE", "IT")
@@ -67,7 +67,7 @@ def _run(db: Database, path: Path, plans: dict[str, Plan], plan_name: str) -> st
 def test_fr_de_it_give_each_row_its_own_asin_and_price_on_each_marketplace(
     any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path, plan_name: str
 ) -> None:
-    codes = catalogue.multi_marketplace_codes(12, MARKETPLACES, not_sold=4)
+    codes = sample_codes.multi_marketplace_codes(12, MARKETPLACES, not_sold=4)
     assert any(c.kind(m) == "local_asin" for c in codes for m in MARKETPLACES)
     assert any(not c.sold_everywhere for c in codes)
     path = tmp_path / "in.csv"
@@ -151,7 +151,7 @@ def _creators_plans(server: sb.SandboxServer, stores: dict[str, object]) -> dict
 
 
 def test_each_marketplace_uses_its_own_associates_store_tag(any_db: Database, tmp_path: Path) -> None:
-    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
+    codes = sample_codes.multi_marketplace_codes(3, ("FR", "DE"))
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(c.code for c in codes) + "\n", "utf-8")
     # real Amazon: a store's tracking ID is refused on another marketplace (InvalidPartnerTag)

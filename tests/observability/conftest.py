@@ -18,7 +18,7 @@ from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode
 from code2asin.jobs.runner import ChunkRunner, Plan
 from code2asin.providers.plan import build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import sample_codes
 from code2asin.sandbox import server as sb
 
 
@@ -40,7 +40,7 @@ def plan(sandbox: sb.SandboxServer) -> Iterator[Plan]:
 @pytest.fixture
 def codes() -> list[str]:
     """A few codes of every kind the sandbox catalogue has (found, not found, books, packs...)."""
-    return [code for codes in catalogue.example_codes().values() for code in codes[:3]]
+    return [code for codes in sample_codes.example_codes().values() for code in codes[:3]]
 
 
 @pytest.fixture

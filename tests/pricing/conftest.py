@@ -25,7 +25,7 @@ from code2asin.jobs.embedded import run_job
 from code2asin.jobs.models import JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.plan import build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, categories, sample_codes
 from code2asin.sandbox import server as sb
 
 
@@ -44,8 +44,8 @@ def sandbox() -> Iterator[sb.SandboxServer]:
 def priced_products(count: int) -> list[tuple[str, str, float]]:
     """(EAN, ASIN, base EUR price) of single-ASIN sandbox products priced 10 EUR or more."""
     found: list[tuple[str, str, float]] = []
-    for code in catalogue.generate_codes(5000, seed=7):
-        if catalogue.code_category(code) not in {"single", "upc_spelling"}:
+    for code in sample_codes.generate_codes(5000, seed=7):
+        if categories.code_category(code) not in {"single", "upc_spelling"}:
             continue
         items = catalogue.products_for_gtin(code)
         if len(items) == 1 and items[0].base_price_eur and items[0].base_price_eur >= 10:

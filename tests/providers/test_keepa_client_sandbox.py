@@ -29,7 +29,7 @@ from code2asin.providers.keepa import KeepaClient
 from code2asin.providers.plan import Endpoints, build_plan
 from code2asin.providers.spapi import SpapiPricing
 from code2asin.providers.stages import parse_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox import server as sb
 
 _open: list[httpx.Client] = []
@@ -37,7 +37,7 @@ _open: list[httpx.Client] = []
 
 @pytest.fixture(scope="module")
 def examples() -> dict[str, list[str]]:
-    return catalogue.example_codes()
+    return sample_codes.example_codes()
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def lookup(code: str) -> LookupCode:
 
 def many_codes(n: int) -> list[LookupCode]:
     seen: dict[str, LookupCode] = {}
-    for code in catalogue.generate_codes(4 * n, seed=8):
+    for code in sample_codes.generate_codes(4 * n, seed=8):
         found = lookup(code)
         seen.setdefault(found.gtin, found)
         if len(seen) == n:
@@ -244,7 +244,7 @@ def run_plan(
 def test_a_job_with_keepa_in_its_plan_has_ratings_and_review_counts(
     sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path, plan_name: str
 ) -> None:
-    examples = catalogue.example_codes()
+    examples = sample_codes.example_codes()
     codes = examples["single"] + examples["several_asins"] + examples["book"] + examples["unknown"][:2]
     rows = run_plan(sqlite_db, tmp_path / "in.csv", plan_name, endpoints_for(sandbox), codes)
     matched = [r for r in rows if r.status == "matched"]

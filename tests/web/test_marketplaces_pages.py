@@ -15,7 +15,7 @@ from code2asin.ingest import open_table
 from code2asin.jobs import service
 from code2asin.jobs.models import Job, JobItem, JobMode
 from code2asin.providers.plan import describe_plan
-from code2asin.sandbox.catalogue import example_codes, multi_marketplace_codes
+from code2asin.sandbox.sample_codes import example_codes, multi_marketplace_codes
 from code2asin.storage import open_storage
 from code2asin.web.views import stored_image_key
 
