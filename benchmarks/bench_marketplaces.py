@@ -52,10 +52,11 @@ def _run(plan: str, codes: list[str], marketplaces: list[str], latency_ms: float
     from benchmarks.bench_mix import _settings
     from code2asin.db import Database
     from code2asin.ingest import open_table
+    from code2asin.jobs.creation import NewJob, create_job
     from code2asin.jobs.dispatch import EmbeddedDispatcher
     from code2asin.jobs.lifecycle import JobAction
     from code2asin.jobs.models import ItemStatus, JobItem, JobMode
-    from code2asin.jobs.service import NewJob, create_job, get_job, transition
+    from code2asin.jobs.service import get_job, transition
     from code2asin.providers.ratelimit import InProcessLimiter
     from code2asin.sandbox.server import SandboxQuotas, SandboxServer
 

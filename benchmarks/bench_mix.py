@@ -401,10 +401,11 @@ def measure_plan(
 
     from code2asin.db import Database
     from code2asin.ingest import open_table
+    from code2asin.jobs.creation import NewJob, create_job
     from code2asin.jobs.dispatch import EmbeddedDispatcher
     from code2asin.jobs.lifecycle import JobAction
     from code2asin.jobs.models import Job, JobMode, JobStatus
-    from code2asin.jobs.service import NewJob, create_job, get_job, transition
+    from code2asin.jobs.service import get_job, transition
     from code2asin.providers.ratelimit import InProcessLimiter
     from code2asin.sandbox.server import DEFAULT_KEEPA_KEY, SandboxQuotas, SandboxServer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.embedded import run_job
 from code2asin.jobs.models import Job, JobMode
 from code2asin.jobs.runner import ChunkRunner
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     products = _products(args.asins)
     path = folder / "catalogue.csv"
     path.write_text("EAN;ASIN;Prix\n" + "".join(f"{e};{a};9,99\n" for e, a in products), "utf-8")
-    source = service.create_job(
-        db, open_table(path), service.NewJob("BENCH", JobMode.DIRECT, "FR", "direct", path.name)
+    source = creation.create_job(
+        db, open_table(path), creation.NewJob("BENCH", JobMode.DIRECT, "FR", "direct", path.name)
     )
     with db.unit_of_work() as session:
         service.start_job(session, source, "bench")

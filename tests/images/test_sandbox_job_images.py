@@ -14,7 +14,7 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.convert import copy_images
 from code2asin.jobs.embedded import run_job
@@ -31,11 +31,11 @@ KEY = re.compile(r"^media/products/([0-9a-f]{2})/([0-9a-f-]{36})/[0-9a-f]{64}\.j
 
 
 def _run(db: Database, settings: Settings, sandbox: SandboxServer, path: Path, mode: str) -> str:
-    options = service.JobOptions(download_images=True, max_images_per_product=5, image_mode=mode)
-    job_id = service.create_job(
+    options = creation.JobOptions(download_images=True, max_images_per_product=5, image_mode=mode)
+    job_id = creation.create_job(
         db,
         open_table(path),
-        service.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options),
+        creation.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options),
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -120,13 +120,13 @@ def test_a_several_marketplace_job_files_each_store_s_images_under_that_store_s_
     chosen = [*codes, local[0]]
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(c.code for c in chosen) + "\n", "utf-8")
-    options = service.JobOptions(download_images=True, max_images_per_product=2)
+    options = creation.JobOptions(download_images=True, max_images_per_product=2)
     with SandboxServer(port=0, quotas=None) as sandbox:
         settings = s3_settings.model_copy(update={"image_hosts": [f"127.0.0.1:{sandbox.port}"]})
-        job_id = service.create_job(
+        job_id = creation.create_job(
             sqlite_db,
             open_table(path),
-            service.NewJob(
+            creation.NewJob(
                 "SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options, marketplaces=MARKETS
             ),
         )

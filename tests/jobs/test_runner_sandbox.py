@@ -14,7 +14,7 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
@@ -45,8 +45,8 @@ def write_csv(path: Path, codes: list[str]) -> Path:
 
 
 def new_job(db: Database, path: Path, plan: str = "spapi+creators") -> str:
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", plan, path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob("SUP001", JobMode.AMAZON, "FR", plan, path.name)
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")

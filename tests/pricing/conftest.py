@@ -19,7 +19,7 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import run_job
 from code2asin.jobs.models import JobMode
@@ -61,8 +61,8 @@ def direct_job(
     """A completed direct-mode job of (EAN, ASIN, supplier price) rows."""
     path = tmp_path / "catalogue.csv"
     path.write_text("EAN;ASIN;Prix\n" + "".join(f"{e};{a};{p}\n" for e, a, p in rows), "utf-8")
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob(supplier, JobMode.DIRECT, "FR", "direct", path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob(supplier, JobMode.DIRECT, "FR", "direct", path.name)
     )
     with db.unit_of_work() as session:
         service.start_job(session, job_id, "test")

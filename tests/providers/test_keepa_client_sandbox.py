@@ -18,7 +18,7 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
@@ -225,8 +225,8 @@ def run_plan(
     db: Database, path: Path, plan_name: str, endpoints: Endpoints, codes: list[str]
 ) -> list[JobItem]:
     path.write_text("EAN;Désignation\n" + "".join(f"{c};Produit {n}\n" for n, c in enumerate(codes)), "utf-8")
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name)
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
