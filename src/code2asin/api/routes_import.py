@@ -17,7 +17,8 @@ from code2asin.api.errors import ERROR_RESPONSES
 from code2asin.api.uploads import copy_limited, sanitise_filename
 from code2asin.config import Settings
 from code2asin.errors import ConfigurationError, InvalidValueError
-from code2asin.ingest import IngestLimits, open_table
+from code2asin.ingest import open_table
+from code2asin.ingest_table import IngestLimits
 from code2asin.jobs import creation
 from code2asin.jobs.models import JobMode
 

@@ -13,7 +13,7 @@ from code2asin.db import Database
 from code2asin.export import write_results
 from code2asin.image_tasks import ImageCopier, images_not_copied
 from code2asin.images import ImageFetcher
-from code2asin.ingest import InputTable
+from code2asin.ingest_table import InputTable
 from code2asin.jobs import creation, result_queries, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job_waiting

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from code2asin import barcodes
 from code2asin.db import Database
 from code2asin.errors import ErrorType, IngestError, InvalidValueError
-from code2asin.ingest import InputRow, InputTable
+from code2asin.ingest_table import InputRow, InputTable
 from code2asin.jobs.models import (
     ChunkStatus,
     ItemStatus,

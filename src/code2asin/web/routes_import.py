@@ -25,7 +25,8 @@ from fastapi.responses import Response
 
 from code2asin.accounts.models import Permission
 from code2asin.errors import Code2AsinError, ConfigurationError, IngestError
-from code2asin.ingest import IngestLimits, open_table
+from code2asin.ingest import open_table
+from code2asin.ingest_table import IngestLimits
 from code2asin.jobs import creation, service
 from code2asin.jobs.models import JobMode
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
