@@ -49,7 +49,7 @@ class Run:
 def _run(plan: str, codes: list[str], marketplaces: list[str], latency_ms: float, workdir: Path) -> Run:
     from sqlalchemy import func, select
 
-    from benchmarks.bench_mix import _settings
+    from benchmarks.mix_run import _settings
     from code2asin.db import Database
     from code2asin.ingest import open_table
     from code2asin.jobs.creation import NewJob, create_job
