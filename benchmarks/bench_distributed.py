@@ -104,9 +104,10 @@ def _env(sandbox_url: str, data_dir: Path) -> dict[str, str]:
 def _create_job(database_url: str, csv_path: Path) -> str:
     from code2asin.db import Database
     from code2asin.ingest import open_table
+    from code2asin.jobs.creation import NewJob, create_job
     from code2asin.jobs.lifecycle import JobAction
     from code2asin.jobs.models import JobMode
-    from code2asin.jobs.service import NewJob, create_job, get_job, transition
+    from code2asin.jobs.service import get_job, transition
 
     db = Database(database_url)
     db.upgrade()
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
     args = parser.parse_args(argv)
 
-    from code2asin.sandbox.catalogue import generate_codes
+    from code2asin.sandbox.sample_codes import generate_codes
 
     with tempfile.TemporaryDirectory(prefix="c2a-bench-") as tmp:
         folder = Path(tmp)

@@ -49,13 +49,14 @@ class Run:
 def _run(plan: str, codes: list[str], marketplaces: list[str], latency_ms: float, workdir: Path) -> Run:
     from sqlalchemy import func, select
 
-    from benchmarks.bench_mix import _settings
+    from benchmarks.mix_run import _settings
     from code2asin.db import Database
     from code2asin.ingest import open_table
+    from code2asin.jobs.creation import NewJob, create_job
     from code2asin.jobs.dispatch import EmbeddedDispatcher
     from code2asin.jobs.lifecycle import JobAction
     from code2asin.jobs.models import ItemStatus, JobItem, JobMode
-    from code2asin.jobs.service import NewJob, create_job, get_job, transition
+    from code2asin.jobs.service import get_job, transition
     from code2asin.providers.ratelimit import InProcessLimiter
     from code2asin.sandbox.server import SandboxQuotas, SandboxServer
 
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--latency-ms", type=float, default=150.0)
     args = parser.parse_args(argv)
 
-    from code2asin.sandbox.catalogue import multi_marketplace_codes
+    from code2asin.sandbox.sample_codes import multi_marketplace_codes
 
     markets = [m.strip().upper() for m in args.marketplaces.split(",") if m.strip()]
     codes = [c.code for c in multi_marketplace_codes(args.codes, markets)]

@@ -213,7 +213,7 @@ def _worker(
 
 def _codes(count: int, seed: int) -> list[Code]:
     from code2asin.barcodes import parse_code
-    from code2asin.sandbox.catalogue import generate_codes
+    from code2asin.sandbox.sample_codes import generate_codes
 
     out: list[Code] = []
     for raw in generate_codes(count, seed=seed):

@@ -18,13 +18,13 @@ from pathlib import Path
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.embedded import run_job
 from code2asin.jobs.models import Job, JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.pricing.service import TrackerSpec, create_tracker, start_run
 from code2asin.providers.plan import Endpoints, build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, categories, sample_codes
 from code2asin.sandbox import server as sb
 from code2asin.sandbox.common import SandboxQuotas
 
@@ -34,8 +34,8 @@ BATCH = 20
 
 def _products(count: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for code in catalogue.generate_codes(count * 3, seed=11):
-        if catalogue.code_category(code) in {"single", "upc_spelling"}:
+    for code in sample_codes.generate_codes(count * 3, seed=11):
+        if categories.code_category(code) in {"single", "upc_spelling"}:
             out.append((code, catalogue.products_for_gtin(code)[0].asin))
             if len(out) == count:
                 break
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     products = _products(args.asins)
     path = folder / "catalogue.csv"
     path.write_text("EAN;ASIN;Prix\n" + "".join(f"{e};{a};9,99\n" for e, a in products), "utf-8")
-    source = service.create_job(
-        db, open_table(path), service.NewJob("BENCH", JobMode.DIRECT, "FR", "direct", path.name)
+    source = creation.create_job(
+        db, open_table(path), creation.NewJob("BENCH", JobMode.DIRECT, "FR", "direct", path.name)
     )
     with db.unit_of_work() as session:
         service.start_job(session, source, "bench")

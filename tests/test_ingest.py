@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from code2asin.errors import IngestError
-from code2asin.ingest import ColumnMap, IngestLimits, InputTable, open_table, parse_price
+from code2asin.ingest import open_table
+from code2asin.ingest_table import ColumnMap, IngestLimits, InputTable, parse_price
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 

@@ -29,7 +29,8 @@ from code2asin.cli_worker import worker as worker_command
 from code2asin.config import Settings, SettingsError, load_settings, unknown_variables
 from code2asin.errors import Code2AsinError
 from code2asin.export import results_filename, write_results
-from code2asin.ingest import IngestLimits, InputTable, open_table
+from code2asin.ingest import open_table
+from code2asin.ingest_table import IngestLimits, InputTable
 from code2asin.tiles import Tile
 
 app = typer.Typer(

@@ -6,6 +6,7 @@
         ``ConfigurationError``   credentials, partner tag or eligibility are wrong: stop the job, do not retry
     ``LifecycleError``       an action is not allowed in the job's current status (HTTP 409)
     ``NotFoundError``        the job, item or token does not exist or is not visible to the caller
+    ``InvalidValueError``    a value given by the caller is not acceptable (an ASIN, an option, a permission)
 
 Error classes of failed rows (``ErrorType``) are a contract: ``network``, ``api_rate_limit``,
 ``invalid_data``, ``unknown``.
@@ -73,3 +74,7 @@ class LifecycleError(Code2AsinError):
 
 class NotFoundError(Code2AsinError):
     """The object does not exist or is not visible to the caller."""
+
+
+class InvalidValueError(Code2AsinError):
+    """A value given by the caller is not acceptable (an ASIN, an option, a permission name)."""

@@ -19,9 +19,8 @@ from code2asin.accounts.service import (
     verify_token,
 )
 from code2asin.db import Database
-from code2asin.errors import NotFoundError
+from code2asin.errors import InvalidValueError, NotFoundError
 from code2asin.jobs.models import utcnow
-from code2asin.jobs.service import InvalidValueError
 
 
 def test_a_token_is_random_shown_once_and_stored_only_as_its_sha256(any_db: Database) -> None:

@@ -6,7 +6,7 @@ import pytest
 from tests.api.conftest import Api, upload
 
 from code2asin.errors import LifecycleError
-from code2asin.jobs import service
+from code2asin.jobs import queries, service
 from code2asin.jobs.models import ChunkStatus, JobChunk
 
 
@@ -28,7 +28,7 @@ def test_pause_and_resume_ask_for_a_dispatch_only_when_chunks_are_left(api: Api)
         resumed = service.resume_job(session, job_id, "user:bob")
         assert (resumed.job.status, resumed.dispatch) == ("completed", False)  # nothing left to run
     with api.db.unit_of_work() as session:
-        events = [(e.event, e.actor) for e in service.job_timeline(session, job_id)]
+        events = [(e.event, e.actor) for e in queries.job_timeline(session, job_id)]
     assert events[1:] == [
         ("start", "user:ann"), ("pause", "user:ann"), ("resume", "user:bob"), ("complete", "user:bob"),
     ]  # fmt: skip

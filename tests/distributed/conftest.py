@@ -32,12 +32,13 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
 from code2asin.jobs.celery_app import create_celery
+from code2asin.jobs.creation import NewJob, create_job
 from code2asin.jobs.dispatch import CeleryDispatcher
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ChunkStatus, ConversionLog, ItemStatus, Job, JobChunk, JobItem, JobMode
-from code2asin.jobs.service import NewJob, create_job, get_job, transition
+from code2asin.jobs.service import get_job, transition
 from code2asin.sandbox import server as sb
-from code2asin.sandbox.catalogue import generate_codes
+from code2asin.sandbox.sample_codes import generate_codes
 from code2asin.sandbox.server import SandboxServer
 
 REDIS_SERVER = os.environ.get("CODE2ASIN_TEST_REDIS_SERVER", "redis-server")

@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from code2asin.ingest import open_table
+from code2asin.jobs.creation import JobOptions, NewJob, create_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobItem, JobMode
-from code2asin.jobs.service import JobOptions, NewJob, create_job, get_job, transition
+from code2asin.jobs.service import get_job, transition
 from code2asin.products.models import ImageTask
-from code2asin.sandbox.catalogue import generate_codes
+from code2asin.sandbox.sample_codes import generate_codes
 from code2asin.sandbox.server import SandboxServer
 
 from .conftest import PLAN, Cluster, wait_for

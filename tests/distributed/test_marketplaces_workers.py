@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from code2asin.jobs.models import JobItem
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import sample_codes
 
 from .conftest import Cluster
 
@@ -20,7 +20,7 @@ def test_two_workers_run_a_three_marketplace_job_with_each_marketplace_s_own_asi
     make_cluster: Callable[..., Cluster],
 ) -> None:
     cluster = make_cluster()
-    codes = catalogue.multi_marketplace_codes(150, MARKETPLACES, not_sold=30)
+    codes = sample_codes.multi_marketplace_codes(150, MARKETPLACES, not_sold=30)
     job_id = cluster.create_started_job(
         len(codes), marketplaces=MARKETPLACES, code_list=[c.code for c in codes], dispatch=False
     )

@@ -14,7 +14,7 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.convert import copy_images
 from code2asin.jobs.embedded import run_job
@@ -23,7 +23,7 @@ from code2asin.jobs.models import JobItem, JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.products.models import Product, ProductImage
 from code2asin.providers.plan import build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import sample_codes
 from code2asin.sandbox.server import SandboxServer
 
 MARKETS = ["FR", "DE"]
@@ -31,11 +31,11 @@ KEY = re.compile(r"^media/products/([0-9a-f]{2})/([0-9a-f-]{36})/[0-9a-f]{64}\.j
 
 
 def _run(db: Database, settings: Settings, sandbox: SandboxServer, path: Path, mode: str) -> str:
-    options = service.JobOptions(download_images=True, max_images_per_product=5, image_mode=mode)
-    job_id = service.create_job(
+    options = creation.JobOptions(download_images=True, max_images_per_product=5, image_mode=mode)
+    job_id = creation.create_job(
         db,
         open_table(path),
-        service.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options),
+        creation.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options),
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -71,7 +71,7 @@ def _objects(settings: Settings) -> list[str]:
 def test_a_sandbox_job_stores_five_images_per_product_in_s3_and_a_rerun_follows_the_mode(
     sqlite_db: Database, s3_settings: Settings, tmp_path: Path, mode: str
 ) -> None:
-    codes = catalogue.example_codes()["single"][:4] + catalogue.example_codes()["no_images"][:1]
+    codes = sample_codes.example_codes()["single"][:4] + sample_codes.example_codes()["no_images"][:1]
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(codes) + "\n", "utf-8")
     with SandboxServer(port=0, quotas=None) as sandbox:
@@ -113,18 +113,20 @@ def test_a_sandbox_job_stores_five_images_per_product_in_s3_and_a_rerun_follows_
 def test_a_several_marketplace_job_files_each_store_s_images_under_that_store_s_product(
     sqlite_db: Database, s3_settings: Settings, tmp_path: Path
 ) -> None:
-    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
-    local = [c for c in catalogue.multi_marketplace_codes(40, ("FR", "DE")) if c.kind("DE") == "local_asin"]
+    codes = sample_codes.multi_marketplace_codes(3, ("FR", "DE"))
+    local = [
+        c for c in sample_codes.multi_marketplace_codes(40, ("FR", "DE")) if c.kind("DE") == "local_asin"
+    ]
     chosen = [*codes, local[0]]
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(c.code for c in chosen) + "\n", "utf-8")
-    options = service.JobOptions(download_images=True, max_images_per_product=2)
+    options = creation.JobOptions(download_images=True, max_images_per_product=2)
     with SandboxServer(port=0, quotas=None) as sandbox:
         settings = s3_settings.model_copy(update={"image_hosts": [f"127.0.0.1:{sandbox.port}"]})
-        job_id = service.create_job(
+        job_id = creation.create_job(
             sqlite_db,
             open_table(path),
-            service.NewJob(
+            creation.NewJob(
                 "SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name, options, marketplaces=MARKETS
             ),
         )

@@ -17,7 +17,7 @@ from code2asin.db import Database
 from code2asin.jobs.dispatch import EmbeddedDispatcher
 from code2asin.jobs.models import ChunkStatus, ConversionLog, Job, JobChunk
 from code2asin.sandbox import server as sb
-from code2asin.sandbox.catalogue import generate_codes
+from code2asin.sandbox.sample_codes import generate_codes
 
 CODES = 400
 

@@ -13,18 +13,18 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.convert import export_job
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ConversionLog, JobChunk, JobItem, JobMode
-from code2asin.jobs.queries import job_availability
 from code2asin.jobs.runner import ChunkRunner
+from code2asin.jobs.stats_snapshot import job_availability
 from code2asin.providers.plan import build_plan
 from code2asin.providers.ratelimit import InProcessLimiter
 from code2asin.providers.stages import Plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox import server as sb
 
 MARKETPLACES = ("FR", "DE", "IT")
@@ -46,10 +46,10 @@ def _plans(server: sb.SandboxServer, plan: str) -> dict[str, Plan]:
 
 
 def _run(db: Database, path: Path, plans: dict[str, Plan], plan_name: str) -> str:
-    job_id = service.create_job(
+    job_id = creation.create_job(
         db,
         open_table(path),
-        service.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name, marketplaces=list(plans)),
+        creation.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name, marketplaces=list(plans)),
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -68,7 +68,7 @@ def _run(db: Database, path: Path, plans: dict[str, Plan], plan_name: str) -> st
 def test_fr_de_it_give_each_row_its_own_asin_and_price_on_each_marketplace(
     any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path, plan_name: str
 ) -> None:
-    codes = catalogue.multi_marketplace_codes(12, MARKETPLACES, not_sold=4)
+    codes = sample_codes.multi_marketplace_codes(12, MARKETPLACES, not_sold=4)
     assert any(c.kind(m) == "local_asin" for c in codes for m in MARKETPLACES)
     assert any(not c.sold_everywhere for c in codes)
     path = tmp_path / "in.csv"
@@ -152,17 +152,17 @@ def _creators_plans(server: sb.SandboxServer, stores: dict[str, object]) -> dict
 
 
 def test_each_marketplace_uses_its_own_associates_store_tag(any_db: Database, tmp_path: Path) -> None:
-    codes = catalogue.multi_marketplace_codes(3, ("FR", "DE"))
+    codes = sample_codes.multi_marketplace_codes(3, ("FR", "DE"))
     path = tmp_path / "in.csv"
     path.write_text("EAN\n" + "\n".join(c.code for c in codes) + "\n", "utf-8")
     # real Amazon: a store's tracking ID is refused on another marketplace (InvalidPartnerTag)
     with sb.SandboxServer(port=0, quotas=None, store_tags={"DE": "code2asin-de-21"}) as server:
         plans = _creators_plans(server, {})
         try:
-            job_id = service.create_job(
+            job_id = creation.create_job(
                 any_db,
                 open_table(path),
-                service.NewJob(
+                creation.NewJob(
                     "SUP001", JobMode.AMAZON, "FR", "creators", path.name, marketplaces=["FR", "DE"]
                 ),
             )

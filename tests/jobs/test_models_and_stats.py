@@ -7,7 +7,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from code2asin.db import Database
-from code2asin.jobs import service
+from code2asin.jobs import queries, service
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import Job, JobEvent, JobItem
 from code2asin.jobs.stats import job_statistics
@@ -80,7 +80,7 @@ def test_transitions_are_recorded_as_timeline_events_with_actor(any_db: Database
         for action in (JobAction.START, JobAction.PAUSE, JobAction.RESUME, JobAction.CANCEL, JobAction.RETRY):
             service.transition(session, job, action, actor="alice")
     with any_db.unit_of_work() as session:
-        events = service.job_timeline(session, job_id)
+        events = queries.job_timeline(session, job_id)
         assert [(e.event, e.from_status, e.to_status) for e in events] == [
             ("start", "pending", "processing"),
             ("pause", "processing", "paused"),

@@ -14,7 +14,7 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
@@ -23,7 +23,7 @@ from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.providers.base import LookupCode, LookupOutcome
 from code2asin.providers.plan import build_plan
 from code2asin.providers.stages import Plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox import server as sb
 
 INVALID = ["3,01762E+12", "3017620422004", "2123456000009", "ABC", ""]
@@ -36,7 +36,7 @@ def sandbox() -> Iterator[sb.SandboxServer]:
 
 
 def hard_codes() -> list[str]:
-    examples = catalogue.example_codes()
+    examples = sample_codes.example_codes()
     return [code for codes in examples.values() for code in codes[:4]]
 
 
@@ -46,8 +46,8 @@ def write_csv(path: Path, codes: list[str]) -> Path:
 
 
 def new_job(db: Database, path: Path, plan: str = "spapi+creators") -> str:
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", plan, path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob("SUP001", JobMode.AMAZON, "FR", plan, path.name)
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -118,7 +118,7 @@ def test_no_wrong_asin_is_ever_labelled_exact_on_the_hard_cases(
         run_job(sqlite_db, runner_for(sqlite_db, plan), job_id)
     finally:
         plan.close()
-    category = {c: k for k, cs in catalogue.example_codes().items() for c in cs}
+    category = {c: k for k, cs in sample_codes.example_codes().items() for c in cs}
     for row in items(sqlite_db, job_id):
         kind = category[row.input_code]
         if row.match_type == "exact":
@@ -161,7 +161,7 @@ def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    codes = catalogue.example_codes()["single"][:6]
+    codes = sample_codes.example_codes()["single"][:6]
     job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "creators")
     plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox))
     identify = plan.identify.identify
@@ -194,7 +194,7 @@ def test_pause_between_provider_calls_gives_the_chunk_back_and_resume_repeats_no
 def test_transient_failures_wait_on_the_retry_schedule_then_match(
     any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
 ) -> None:
-    job_id = new_job(any_db, write_csv(tmp_path / "in.csv", catalogue.example_codes()["single"][:5]))
+    job_id = new_job(any_db, write_csv(tmp_path / "in.csv", sample_codes.example_codes()["single"][:5]))
     plan = build_plan(Settings(), "spapi+creators", "FR", endpoints=endpoints_for(sandbox))
     now = [utcnow()]
     try:
@@ -220,7 +220,7 @@ def test_a_refused_partner_tag_fails_the_job_with_one_sentence(
     sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
 ) -> None:
     job_id = new_job(
-        sqlite_db, write_csv(tmp_path / "in.csv", catalogue.example_codes()["single"][:3]), "creators"
+        sqlite_db, write_csv(tmp_path / "in.csv", sample_codes.example_codes()["single"][:3]), "creators"
     )
     plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox, partner_tag="wrong-21"))
     try:
@@ -264,7 +264,7 @@ def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balan
 
     from code2asin.providers.keepa import KeepaClient
 
-    codes = catalogue.example_codes()["single"][:6]
+    codes = sample_codes.example_codes()["single"][:6]
     job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "keepa")
     now = [utcnow()]
     keepa_clock = [1000.0]  # the client's own clock: it only moves when the test says time has passed
@@ -307,7 +307,7 @@ def test_a_one_shot_run_waits_for_rows_due_within_its_budget_and_no_longer(
     from code2asin.errors import ErrorType, ProviderError
     from code2asin.jobs.embedded import run_job_waiting
 
-    codes = catalogue.example_codes()["single"][:3]
+    codes = sample_codes.example_codes()["single"][:3]
     job_id = new_job(sqlite_db, write_csv(tmp_path / "in.csv", codes), "creators")
     plan = build_plan(Settings(), "creators", "FR", endpoints=endpoints_for(sandbox))
     identify = plan.identify.identify

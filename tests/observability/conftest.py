@@ -12,14 +12,14 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.plan import build_plan
 from code2asin.providers.stages import Plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import sample_codes
 from code2asin.sandbox import server as sb
 
 
@@ -41,7 +41,7 @@ def plan(sandbox: sb.SandboxServer) -> Iterator[Plan]:
 @pytest.fixture
 def codes() -> list[str]:
     """A few codes of every kind the sandbox catalogue has (found, not found, books, packs...)."""
-    return [code for codes in catalogue.example_codes().values() for code in codes[:3]]
+    return [code for codes in sample_codes.example_codes().values() for code in codes[:3]]
 
 
 @pytest.fixture
@@ -52,8 +52,8 @@ def started_job(tmp_path: Path) -> Callable[[Database, list[str]], str]:
         path = tmp_path / "in.csv"
         lines = "".join(f"{c};Produit {n}\n" for n, c in enumerate([*codes, "ABC"]))
         path.write_text("EAN;Désignation\n" + lines, "utf-8")
-        job_id = service.create_job(
-            db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name)
+        job_id = creation.create_job(
+            db, open_table(path), creation.NewJob("SUP001", JobMode.AMAZON, "FR", "spapi+creators", path.name)
         )
         with db.unit_of_work() as session:
             service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")

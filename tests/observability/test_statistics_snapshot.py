@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, column, select, table, update
 
 from code2asin.db import Database
-from code2asin.jobs import queries, service
+from code2asin.jobs import queries, result_queries, service, stats_snapshot
 from code2asin.jobs.models import Job, JobItem, JobStatus
 
 jobs_snapshot = table("jobs", column("id"), column("stats_snapshot", JSON()))
@@ -38,14 +38,14 @@ def finished_job(db: Database) -> str:
 
 def page(db: Database, job_id: str, **filters: Any) -> dict[str, Any]:
     with db.unit_of_work() as session:
-        return queries.results_page(session, job_id, url_for=lambda k: k, limit=2, **filters)
+        return result_queries.results_page(session, job_id, url_for=lambda k: k, limit=2, **filters)
 
 
 def test_snapshot_tiles_equal_the_live_tiles_and_add_up(any_db: Database) -> None:
     job_id = finished_job(any_db)
     live = page(any_db, job_id)
     with any_db.unit_of_work() as session:
-        stored = queries.store_stats_snapshot(session, job_id)
+        stored = stats_snapshot.store_stats_snapshot(session, job_id)
     cached = page(any_db, job_id)
     assert live == cached
     assert stored.total == 12 and stored.matched + stored.not_found == stored.total
@@ -58,7 +58,7 @@ def test_snapshot_tiles_equal_the_live_tiles_and_add_up(any_db: Database) -> Non
 def test_a_current_snapshot_is_read_instead_of_scanning_the_rows(any_db: Database) -> None:
     job_id = finished_job(any_db)
     with any_db.unit_of_work() as session:
-        queries.store_stats_snapshot(session, job_id)
+        stats_snapshot.store_stats_snapshot(session, job_id)
         stored = session.scalar(select(jobs_snapshot.c.stats_snapshot).where(jobs_snapshot.c.id == job_id))
         assert isinstance(stored, dict)
         snapshot = dict(stored)
@@ -73,7 +73,7 @@ def test_a_current_snapshot_is_read_instead_of_scanning_the_rows(any_db: Databas
 def test_validating_a_row_of_a_finished_job_makes_the_next_read_recompute_the_tiles(any_db: Database) -> None:
     job_id = finished_job(any_db)
     with any_db.unit_of_work() as session:
-        queries.store_stats_snapshot(session, job_id)
+        stats_snapshot.store_stats_snapshot(session, job_id)
     with any_db.unit_of_work() as session:
         service.validate_item(session, job_id, "B0CHX1W1XY", "alice", row_no=3)  # was not_found
     after = page(any_db, job_id)
@@ -114,7 +114,7 @@ def test_the_available_on_summary_is_kept_in_the_snapshot_and_recomputed_after_a
 ) -> None:
     job_id = _multi_job(any_db)
     with any_db.unit_of_work() as session:
-        queries.store_stats_snapshot(session, job_id)
+        stats_snapshot.store_stats_snapshot(session, job_id)
         stored = session.scalar(select(jobs_snapshot.c.stats_snapshot).where(jobs_snapshot.c.id == job_id))
         assert isinstance(stored, dict)
         assert stored["availability"]["by_count"] == {"0": 1, "1": 1, "2": 1}

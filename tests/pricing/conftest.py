@@ -19,13 +19,13 @@ from tests.sandbox_support import endpoints_for
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import run_job
 from code2asin.jobs.models import JobMode
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.plan import build_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, categories, sample_codes
 from code2asin.sandbox import server as sb
 
 
@@ -44,8 +44,8 @@ def sandbox() -> Iterator[sb.SandboxServer]:
 def priced_products(count: int) -> list[tuple[str, str, float]]:
     """(EAN, ASIN, base EUR price) of single-ASIN sandbox products priced 10 EUR or more."""
     found: list[tuple[str, str, float]] = []
-    for code in catalogue.generate_codes(5000, seed=7):
-        if catalogue.code_category(code) not in {"single", "upc_spelling"}:
+    for code in sample_codes.generate_codes(5000, seed=7):
+        if categories.code_category(code) not in {"single", "upc_spelling"}:
             continue
         items = catalogue.products_for_gtin(code)
         if len(items) == 1 and items[0].base_price_eur and items[0].base_price_eur >= 10:
@@ -61,8 +61,8 @@ def direct_job(
     """A completed direct-mode job of (EAN, ASIN, supplier price) rows."""
     path = tmp_path / "catalogue.csv"
     path.write_text("EAN;ASIN;Prix\n" + "".join(f"{e};{a};{p}\n" for e, a, p in rows), "utf-8")
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob(supplier, JobMode.DIRECT, "FR", "direct", path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob(supplier, JobMode.DIRECT, "FR", "direct", path.name)
     )
     with db.unit_of_work() as session:
         service.start_job(session, job_id, "test")

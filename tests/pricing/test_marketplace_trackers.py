@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from code2asin.db import Database
+from code2asin.errors import InvalidValueError
 from code2asin.jobs.models import Job, JobItem
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import service as pricing
 
 ASINS = {"FR": "B0FRANCE01", "DE": "B0GERMAN01"}

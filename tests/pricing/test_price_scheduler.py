@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.pricing.conftest import MONDAY, direct_job, priced_products
 
 from code2asin.db import Database
+from code2asin.errors import InvalidValueError
 from code2asin.jobs.models import Job
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import alerts, service
 from code2asin.pricing.models import Tracker
 from code2asin.pricing.schedule import next_slot

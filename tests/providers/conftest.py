@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from code2asin.providers.creators import TokenCache
+from code2asin.providers.client_support import TokenCache
 
 Responder = Callable[[httpx.Request], httpx.Response]
 

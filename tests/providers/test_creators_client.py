@@ -10,7 +10,8 @@ import pytest
 
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import EnrichProvider, IdentifyProvider, LookupCode
-from code2asin.providers.creators import RESOURCES, TOKEN_URLS, CreatorsClient, TokenCache
+from code2asin.providers.client_support import TokenCache
+from code2asin.providers.creators import RESOURCES, TOKEN_URLS, CreatorsClient
 
 if TYPE_CHECKING:
     from conftest import FakeAmazon, FakeClock, RecordingLimiter

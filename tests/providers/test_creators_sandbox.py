@@ -11,7 +11,7 @@ from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import LookupCode
 from code2asin.providers.creators import CreatorsClient
 from code2asin.providers.ratelimit import InProcessLimiter
-from code2asin.sandbox import catalogue, server
+from code2asin.sandbox import sample_codes, server
 from code2asin.sandbox.server import SandboxServer
 
 SandboxQuotas = server.SandboxQuotas
@@ -64,7 +64,7 @@ def client(
 def test_identify_finds_example_codes_with_one_token_for_the_run(
     sandbox: SandboxServer, version: str
 ) -> None:
-    examples = catalogue.example_codes()
+    examples = sample_codes.example_codes()
     codes = [lookup(c) for c in examples["single"] + examples["upc_spelling"]]
     c = client(sandbox, version=version)
     out = c.identify(codes)
@@ -79,19 +79,19 @@ def test_identify_finds_example_codes_with_one_token_for_the_run(
 
 
 def test_unknown_code_is_not_found_without_error(sandbox: SandboxServer) -> None:
-    code = lookup(catalogue.example_codes()["unknown"][0])
+    code = lookup(sample_codes.example_codes()["unknown"][0])
     outcome = client(sandbox).identify([code])[code.gtin]
     assert outcome.error is None and outcome.candidates == []
 
 
 def test_book_is_found_in_the_books_index(sandbox: SandboxServer) -> None:
-    code = lookup(catalogue.example_codes()["book"][0])
+    code = lookup(sample_codes.example_codes()["book"][0])
     outcome = client(sandbox).identify([code])[code.gtin]
     assert outcome.error is None and outcome.candidates
 
 
 def test_enrich_sends_ten_asins_per_get_items_and_flags_invalid_ones(sandbox: SandboxServer) -> None:
-    examples = catalogue.example_codes()
+    examples = sample_codes.example_codes()
     c = client(sandbox)
     codes = [lookup(x) for x in examples["single"] + examples["several_asins"] + examples["variation"]]
     asins = [cand.asin for o in c.identify(codes).values() for cand in o.candidates][:11]
@@ -105,7 +105,7 @@ def test_enrich_sends_ten_asins_per_get_items_and_flags_invalid_ones(sandbox: Sa
 
 
 def test_injected_429_is_a_rate_limit_and_the_next_call_succeeds(sandbox: SandboxServer) -> None:
-    code = lookup(catalogue.example_codes()["single"][0])
+    code = lookup(sample_codes.example_codes()["single"][0])
     c = client(sandbox)
     sandbox.inject_faults("searchItems", "429", 1)
     error = c.identify([code])[code.gtin].error
@@ -115,7 +115,7 @@ def test_injected_429_is_a_rate_limit_and_the_next_call_succeeds(sandbox: Sandbo
 
 @pytest.mark.parametrize("kind", ["500", "503", "timeout", "malformed_json"])
 def test_injected_server_faults_are_network_errors(sandbox: SandboxServer, kind: str) -> None:
-    code = lookup(catalogue.example_codes()["single"][0])
+    code = lookup(sample_codes.example_codes()["single"][0])
     c = client(sandbox)
     sandbox.inject_faults("searchItems", kind, 1)
     error = c.identify([code])[code.gtin].error
@@ -123,7 +123,7 @@ def test_injected_server_faults_are_network_errors(sandbox: SandboxServer, kind:
 
 
 def test_expired_tokens_are_refreshed_transparently(sandbox: SandboxServer) -> None:
-    code = lookup(catalogue.example_codes()["single"][0])
+    code = lookup(sample_codes.example_codes()["single"][0])
     c = client(sandbox)
     c.identify([code])
     sandbox.expire_tokens()
@@ -142,7 +142,7 @@ def test_expired_tokens_are_refreshed_transparently(sandbox: SandboxServer) -> N
 def test_configuration_faults_raise_one_clear_sentence(
     sandbox: SandboxServer, overrides: dict[str, str], expected: str
 ) -> None:
-    code = lookup(catalogue.example_codes()["single"][0])
+    code = lookup(sample_codes.example_codes()["single"][0])
     with pytest.raises(ConfigurationError, match=expected) as info:
         client(sandbox, **overrides).identify([code])
     assert server.DEFAULT_CREDENTIAL_SECRET not in str(info.value)
@@ -150,7 +150,7 @@ def test_configuration_faults_raise_one_clear_sentence(
 
 def test_pacing_under_the_quota_never_earns_a_429() -> None:
     quotas = SandboxQuotas(creators_rps=20.0, creators_burst=1)
-    code = lookup(catalogue.example_codes()["single"][0])
+    code = lookup(sample_codes.example_codes()["single"][0])
     with SandboxServer(port=0, latency_ms=0, quotas=quotas) as sb:
         c = client(sb, rps=20.0)
         for _ in range(8):

@@ -18,7 +18,7 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, run_job
 from code2asin.jobs.lifecycle import JobAction
@@ -29,7 +29,7 @@ from code2asin.providers.keepa import KeepaClient
 from code2asin.providers.plan import Endpoints, build_plan
 from code2asin.providers.spapi import SpapiPricing
 from code2asin.providers.stages import parse_plan
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox import server as sb
 
 _open: list[httpx.Client] = []
@@ -37,7 +37,7 @@ _open: list[httpx.Client] = []
 
 @pytest.fixture(scope="module")
 def examples() -> dict[str, list[str]]:
-    return catalogue.example_codes()
+    return sample_codes.example_codes()
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def lookup(code: str) -> LookupCode:
 
 def many_codes(n: int) -> list[LookupCode]:
     seen: dict[str, LookupCode] = {}
-    for code in catalogue.generate_codes(4 * n, seed=8):
+    for code in sample_codes.generate_codes(4 * n, seed=8):
         found = lookup(code)
         seen.setdefault(found.gtin, found)
         if len(seen) == n:
@@ -225,8 +225,8 @@ def run_plan(
     db: Database, path: Path, plan_name: str, endpoints: Endpoints, codes: list[str]
 ) -> list[JobItem]:
     path.write_text("EAN;Désignation\n" + "".join(f"{c};Produit {n}\n" for n, c in enumerate(codes)), "utf-8")
-    job_id = service.create_job(
-        db, open_table(path), service.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name)
+    job_id = creation.create_job(
+        db, open_table(path), creation.NewJob("SUP001", JobMode.AMAZON, "FR", plan_name, path.name)
     )
     with db.unit_of_work() as session:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="test")
@@ -244,7 +244,7 @@ def run_plan(
 def test_a_job_with_keepa_in_its_plan_has_ratings_and_review_counts(
     sqlite_db: Database, sandbox: sb.SandboxServer, tmp_path: Path, plan_name: str
 ) -> None:
-    examples = catalogue.example_codes()
+    examples = sample_codes.example_codes()
     codes = examples["single"] + examples["several_asins"] + examples["book"] + examples["unknown"][:2]
     rows = run_plan(sqlite_db, tmp_path / "in.csv", plan_name, endpoints_for(sandbox), codes)
     matched = [r for r in rows if r.status == "matched"]

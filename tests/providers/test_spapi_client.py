@@ -11,7 +11,7 @@ import pytest
 from code2asin.config import SpapiSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import EnrichProvider, IdentifyProvider, LookupCode
-from code2asin.providers.creators import TokenCache
+from code2asin.providers.client_support import TokenCache
 from code2asin.providers.spapi import SpapiClient, SpapiPricing, request_identifier, to_gtin14
 
 if TYPE_CHECKING:

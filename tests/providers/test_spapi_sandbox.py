@@ -11,7 +11,7 @@ from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import LookupCode
 from code2asin.providers.ratelimit import InProcessLimiter
 from code2asin.providers.spapi import SpapiClient, SpapiPricing
-from code2asin.sandbox import catalogue, server
+from code2asin.sandbox import sample_codes, server
 from code2asin.sandbox.server import SandboxServer
 
 SandboxQuotas = server.SandboxQuotas
@@ -51,7 +51,7 @@ def client(
 
 
 def twenty_codes() -> list[LookupCode]:
-    ex = catalogue.example_codes()
+    ex = sample_codes.example_codes()
     raw = ex["single"] + ex["upc_spelling"] + ex["several_asins"] + ex["unknown"]
     return [lookup(c) for c in raw][:20]
 
@@ -59,7 +59,7 @@ def twenty_codes() -> list[LookupCode]:
 def test_twenty_mixed_codes_are_mapped_back_to_their_own_items(sandbox: SandboxServer) -> None:
     codes = twenty_codes()
     assert len(codes) == 20 and {c.code_type for c in codes} == {"EAN", "UPC"}
-    unknown = {lookup(c).gtin for c in catalogue.example_codes()["unknown"]}
+    unknown = {lookup(c).gtin for c in sample_codes.example_codes()["unknown"]}
     out = client(sandbox).identify(codes)
     assert set(out) == {c.gtin for c in codes}
     for code in codes:
@@ -78,7 +78,7 @@ def test_twenty_mixed_codes_are_mapped_back_to_their_own_items(sandbox: SandboxS
 
 
 def test_upc_spellings_are_sent_as_twelve_digit_upcs(sandbox: SandboxServer) -> None:
-    codes = [lookup(c) for c in catalogue.example_codes()["upc_spelling"]]
+    codes = [lookup(c) for c in sample_codes.example_codes()["upc_spelling"]]
     out = client(sandbox).identify(codes)
     assert all(out[c.gtin].candidates for c in codes)
     [call] = [e for e in sandbox.request_log if e.operation == "searchCatalogItems"]
@@ -86,13 +86,13 @@ def test_upc_spellings_are_sent_as_twelve_digit_upcs(sandbox: SandboxServer) -> 
 
 
 def test_several_asins_for_one_code_are_all_kept(sandbox: SandboxServer) -> None:
-    code = lookup(catalogue.example_codes()["several_asins"][0])
+    code = lookup(sample_codes.example_codes()["several_asins"][0])
     outcome = client(sandbox).identify([code])[code.gtin]
     assert len({c.asin for c in outcome.candidates}) >= 2
 
 
 def test_books_are_looked_up_by_isbn(sandbox: SandboxServer) -> None:
-    codes = [lookup(c) for c in catalogue.example_codes()["book"]]
+    codes = [lookup(c) for c in sample_codes.example_codes()["book"]]
     out = client(sandbox).identify(codes)
     assert any(out[c.gtin].candidates for c in codes)
     assert all(out[c.gtin].error is None for c in codes)
@@ -100,7 +100,7 @@ def test_books_are_looked_up_by_isbn(sandbox: SandboxServer) -> None:
 
 def test_prices_go_twenty_asins_per_call(sandbox: SandboxServer) -> None:
     c = client(sandbox)
-    ex = catalogue.example_codes()
+    ex = sample_codes.example_codes()
     codes = [
         lookup(x) for k in ("single", "several_asins", "variation", "multipack", "no_images") for x in ex[k]
     ]

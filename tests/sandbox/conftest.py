@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from code2asin.sandbox.catalogue import example_codes
+from code2asin.sandbox.sample_codes import example_codes
 from code2asin.sandbox.server import (
     DEFAULT_CREDENTIAL_ID,
     DEFAULT_CREDENTIAL_SECRET,

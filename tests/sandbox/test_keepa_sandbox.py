@@ -20,7 +20,7 @@ import pytest
 from keepa import parse_csv
 from keepa.models.backend import Product
 
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, sample_codes
 from code2asin.sandbox.keepa import KEEPA_EPOCH_MINUTES
 from code2asin.sandbox.server import DEFAULT_KEEPA_KEY, EXPIRED_KEEPA_KEY, SandboxQuotas, SandboxServer
 
@@ -125,7 +125,7 @@ def test_keys_unknown_is_rejected_expired_needs_payment(keepa_sandbox: SandboxSe
 def test_a_positive_balance_may_go_negative_then_requests_get_429(
     http: httpx.Client, keepa_sandbox: SandboxServer
 ) -> None:
-    asins = [i.asin for c in catalogue.example_codes()["single"] for i in catalogue.products_for_gtin(c)]
+    asins = [i.asin for c in sample_codes.example_codes()["single"] for i in catalogue.products_for_gtin(c)]
     keepa_sandbox.keepa_tokens.set_balance(DEFAULT_KEEPA_KEY, 2)
     first = get(http, asin=",".join(asins[:5]))
     assert first.status_code == 200 and first.json()["tokensLeft"] == -3

@@ -9,21 +9,16 @@ import sys
 from collections import Counter
 
 from code2asin.sandbox import catalogue
-from code2asin.sandbox.catalogue import (
-    CATEGORY_RATES,
-    code_category,
-    generate_codes,
-    products_for_gtin,
-    sandbox_item,
-    search_keywords,
-    to_gtin14,
-)
+from code2asin.sandbox.catalogue import products_for_gtin, sandbox_item, search_keywords, to_gtin14
+from code2asin.sandbox.categories import CATEGORY_RATES, code_category
+from code2asin.sandbox.sample_codes import generate_codes
 
 ASIN_RE = re.compile(r"^B0[0-9A-Z]{8}$")
 
 _DIGEST_SCRIPT = """
 import json
-from code2asin.sandbox.catalogue import generate_codes, search_keywords
+from code2asin.sandbox.catalogue import search_keywords
+from code2asin.sandbox.sample_codes import generate_codes
 out = {c: [[i.asin, i.title, list(i.eans), i.base_price_eur, list(i.image_ids)] for i in search_keywords(c)]
        for c in generate_codes(300, seed=7)}
 print(json.dumps(out, sort_keys=True))

@@ -17,15 +17,10 @@ import httpx
 import pytest
 from tests.sandbox.conftest import cognito_token, spapi_token
 
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import categories
 from code2asin.sandbox.catalogue import (
-    ListingExample,
-    example_codes,
-    generate_codes,
     listing_kind,
     marketplace_asin,
-    marketplace_example_codes,
-    multi_marketplace_codes,
     products_for_gtin,
     rating_for,
     sandbox_item,
@@ -34,6 +29,13 @@ from code2asin.sandbox.catalogue import (
 )
 from code2asin.sandbox.keepa import DOMAINS
 from code2asin.sandbox.marketplaces import BY_COUNTRY, MARKETPLACES
+from code2asin.sandbox.sample_codes import (
+    ListingExample,
+    example_codes,
+    generate_codes,
+    marketplace_example_codes,
+    multi_marketplace_codes,
+)
 from code2asin.sandbox.server import DEFAULT_KEEPA_KEY, DEFAULT_PARTNER_TAG, SandboxServer
 
 ASIN_RE = re.compile(r"^B0[0-9A-Z]{8}$")
@@ -302,13 +304,13 @@ def test_marketplace_views_are_identical_in_a_fresh_process() -> None:
 
 def test_rates_over_20000_codes() -> None:
     codes = list(generate_codes(20_000, seed=11))
-    ordinary = [c for c in codes if catalogue.code_category(c) == "single" and len(c) == 13]
+    ordinary = [c for c in codes if categories.code_category(c) == "single" and len(c) == 13]
     assert len(ordinary) > 5_000
     for country in ("DE", "IT", "ES", "UK", "US", "JP"):
         kinds = Counter(listing_kind(code, country) for code in ordinary)
         assert 0.08 <= kinds["not_sold"] / len(ordinary) <= 0.12, (country, kinds)
         assert 0.08 <= kinds["local_asin"] / len(ordinary) <= 0.12, (country, kinds)
-    hard = [c for c in codes[:3000] if catalogue.code_category(c) not in {"single", "unknown", "near_miss"}]
+    hard = [c for c in codes[:3000] if categories.code_category(c) not in {"single", "unknown", "near_miss"}]
     assert all(listing_kind(code, m) == "same_asin" for code in hard for m in ("DE", "UK", "US"))
 
 

@@ -25,7 +25,7 @@ from tests.web.conftest import EXAMPLES, PASSWORD, build_app, user_maker
 from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import EmbeddedDispatcher
-from code2asin.sandbox.catalogue import generate_codes, multi_marketplace_codes
+from code2asin.sandbox.sample_codes import generate_codes, multi_marketplace_codes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

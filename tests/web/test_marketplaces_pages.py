@@ -12,10 +12,10 @@ from tests.web.conftest import EXAMPLES, Web
 from tests.web.test_pages import IMPORT_FIELDS, _create
 
 from code2asin.ingest import open_table
-from code2asin.jobs import service
+from code2asin.jobs import creation, service
 from code2asin.jobs.models import Job, JobItem, JobMode
 from code2asin.providers.plan import describe_plan
-from code2asin.sandbox.catalogue import example_codes, multi_marketplace_codes
+from code2asin.sandbox.sample_codes import example_codes, multi_marketplace_codes
 from code2asin.storage import open_storage
 from code2asin.web.views import stored_image_key
 
@@ -37,8 +37,8 @@ def _multi_job(web: Web, tmp_path: Path, actor: str = "user:alice") -> tuple[str
     codes, found = _codes()
     path = tmp_path / "multi.csv"
     path.write_text("EAN;Désignation\n" + "".join(f"{c};Produit {n}\n" for n, c in enumerate(codes)), "utf-8")
-    new = service.NewJob("SUP001", JobMode.AMAZON, "FR", "sandbox", path.name, marketplaces=list(MARKETS))
-    job_id = service.create_job(web.db, open_table(path), new)
+    new = creation.NewJob("SUP001", JobMode.AMAZON, "FR", "sandbox", path.name, marketplaces=list(MARKETS))
+    job_id = creation.create_job(web.db, open_table(path), new)
     with web.db.unit_of_work() as session:
         dispatch = service.start_job(session, job_id, actor).dispatch
     assert dispatch

@@ -21,8 +21,8 @@ from tests.web.test_browser import JOB_TIMEOUT_MS, Live, sign_in
 
 from code2asin.accounts.service import create_token
 from code2asin.db import Database
+from code2asin.errors import InvalidValueError
 from code2asin.jobs.models import utcnow
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import webhooks
 from code2asin.pricing.export import write_prices
 from code2asin.pricing.models import PriceAlert, PriceObservation, Tracker, WebhookDelivery

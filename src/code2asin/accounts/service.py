@@ -27,9 +27,8 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from code2asin.accounts.models import ApiToken, Permission, User
-from code2asin.errors import Code2AsinError, NotFoundError
+from code2asin.errors import Code2AsinError, InvalidValueError, NotFoundError
 from code2asin.jobs.models import utcnow
-from code2asin.jobs.service import InvalidValueError
 
 TOKEN_PREFIX = "c2a_"
 PREFIX_CHARS = 12

@@ -26,8 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from code2asin.accounts.service import AuthenticationError, PermissionDeniedError
 from code2asin.api.schemas import ErrorResponse
-from code2asin.errors import Code2AsinError, IngestError, LifecycleError, NotFoundError, ProviderError
-from code2asin.jobs.service import InvalidValueError
+from code2asin.errors import (
+    Code2AsinError,
+    IngestError,
+    InvalidValueError,
+    LifecycleError,
+    NotFoundError,
+    ProviderError,
+)
 
 
 class UploadTooLargeError(Code2AsinError):

@@ -16,11 +16,11 @@ from code2asin.api.deps import CurrentPrincipal, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES
 from code2asin.api.uploads import copy_limited, sanitise_filename
 from code2asin.config import Settings
-from code2asin.errors import ConfigurationError
-from code2asin.ingest import IngestLimits, open_table
-from code2asin.jobs import service
+from code2asin.errors import ConfigurationError, InvalidValueError
+from code2asin.ingest import open_table
+from code2asin.ingest_table import IngestLimits
+from code2asin.jobs import creation
 from code2asin.jobs.models import JobMode
-from code2asin.jobs.service import InvalidValueError
 
 router = APIRouter(prefix="/code2asin", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
 
@@ -48,7 +48,7 @@ def parse_options(raw: str | None) -> schemas.ImportOptions:
 
 def _new_job(
     settings: Settings, supplier_code: str, amazon: bool, options: schemas.ImportOptions, actor: str
-) -> service.NewJob:
+) -> creation.NewJob:
     from code2asin.providers.marketplaces import get_marketplace
     from code2asin.providers.stages import parse_plan
 
@@ -61,14 +61,14 @@ def _new_job(
     except (ValueError, ConfigurationError) as exc:
         raise InvalidValueError(str(exc)) from None
     threshold = options.confidence_threshold
-    return service.NewJob(
+    return creation.NewJob(
         supplier_code=supplier_code,
         mode=JobMode.AMAZON if amazon else JobMode.DIRECT,
         marketplace=marketplaces[0],
         marketplaces=marketplaces,
         provider_plan=plan,
         source_filename="",
-        options=service.JobOptions(
+        options=creation.JobOptions(
             download_images=options.download_images,
             max_images_per_product=options.max_images_per_product,
             image_mode=options.image_mode,
@@ -114,7 +114,7 @@ def import_file(
         new.source_filename = (file.filename or name)[:500]
         new.source_key = key
         try:
-            job_id = service.create_job(state.db, table, new)
+            job_id = creation.create_job(state.db, table, new)
         except BaseException:
             storage.delete(key)
             raise

@@ -20,7 +20,7 @@ from code2asin.api.deps import CurrentPrincipal, SessionDep, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES
 from code2asin.api.routes_media import media_url
 from code2asin.export import results_filename
-from code2asin.jobs import queries, service
+from code2asin.jobs import queries, result_queries, service
 from code2asin.jobs.models import JobStatus
 
 router = APIRouter(prefix="/code2asin", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
@@ -125,7 +125,7 @@ def results(
     limit: PerPage = 50,
 ) -> dict[str, Any]:
     storage = state.storage
-    return queries.results_page(
+    return result_queries.results_page(
         session,
         job_id,
         url_for=lambda key: storage.url(key) or media_url(key),
@@ -148,7 +148,7 @@ def logs(
     per_page: PerPage = 50,
     level: LogLevel | None = None,
 ) -> dict[str, Any]:
-    return queries.logs_page(
+    return result_queries.logs_page(
         session, job_id, suppliers=principal.supplier_scope, level=level, page=page, per_page=per_page
     )
 
@@ -202,4 +202,4 @@ def validate(
         item = service.validate_item(
             session, job_id, body.asin, principal.actor, row_no=row, marketplace=marketplace
         )
-        return queries.result_item(item, state.storage.url)
+        return result_queries.result_item(item, state.storage.url)

@@ -13,8 +13,8 @@ from code2asin.db import Database
 from code2asin.export import write_results
 from code2asin.image_tasks import ImageCopier, images_not_copied
 from code2asin.images import ImageFetcher
-from code2asin.ingest import InputTable
-from code2asin.jobs import service
+from code2asin.ingest_table import InputTable
+from code2asin.jobs import creation, result_queries, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job_waiting
 from code2asin.jobs.lifecycle import JobAction
@@ -81,14 +81,14 @@ def run_convert(
     db = Database.from_settings(settings)
     try:
         db.upgrade()
-        new = service.NewJob(
+        new = creation.NewJob(
             supplier_code=request.supplier_code,
             mode=mode,
             marketplace=marketplaces[0],
             marketplaces=marketplaces,
             provider_plan=request.provider_plan,
             source_filename=request.input_path.name,
-            options=service.JobOptions(
+            options=creation.JobOptions(
                 download_images=request.download_images,
                 max_images_per_product=request.max_images,
                 image_mode=request.image_mode,
@@ -96,7 +96,7 @@ def run_convert(
             ),
             actor="cli",
         )
-        job_id = service.create_job(db, table, new, on_progress=on_read)
+        job_id = creation.create_job(db, table, new, on_progress=on_read)
         with db.unit_of_work() as session:
             job = service.get_job(session, job_id)
             service.transition(session, job, JobAction.START, actor="cli")
@@ -143,7 +143,7 @@ def copy_images(settings: Settings, db: Database, *plans: Plan, concurrency: int
 
 def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
     """Write the job's results file and return its outcome."""
-    from code2asin.jobs.queries import job_availability
+    from code2asin.jobs.stats_snapshot import job_availability
 
     with db.unit_of_work() as session:
         job = service.get_job(session, job_id)
@@ -175,7 +175,7 @@ def export_job(db: Database, job_id: str, output_path: Path) -> ConvertResult:
             tiles.append(Tile("Images Not Copied", images_not_copied(session, job_id)))
         rows = write_results(
             output_path,
-            service.export_rows(session, job_id),
+            result_queries.export_rows(session, job_id),
             headers,
             tiles,
             extra,

@@ -106,7 +106,7 @@ class Job(Base):
     max_retries: Mapped[int] = mapped_column(Integer, default=5)
     error_message: Mapped[str | None] = mapped_column(Text)
     #: the statistics grid of a finished job, with the fingerprint that says it is still current
-    #: (written and read by ``jobs.queries``; migration 0003)
+    #: (written and read by ``jobs.stats_snapshot``; migration 0003)
     stats_snapshot: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)

@@ -1,39 +1,82 @@
 """Amazon Creators API (the PA-API 5 successor): identify by keyword search, enrich by ``getItems``.
 
-Protocol (``/work/shared/docs/amazon-apis.md`` §1): OAuth2 client credentials, Cognito for credential
-versions 2.x (form body, scope ``creatorsapi/default``, header ``Bearer <t>, Version <v>``) and Login
-with Amazon for 3.x (JSON body, scope ``creatorsapi::default``, header ``Bearer <t>``); every call is a
-JSON ``POST`` with ``x-marketplace: www.amazon.fr``. There is no identifier lookup: ``searchItems`` with
-``keywords=<code>`` returns candidates whose ``itemInfo.externalIds`` the matcher checks. A search with
-no hit answers 404 ``ResourceNotFoundException``, which is "not found", not a failure.
+Protocol: OAuth2 client credentials, Cognito for credential versions 2.x (form body, scope
+``creatorsapi/default``, header ``Bearer <t>, Version <v>``) and Login with Amazon for 3.x (JSON body,
+scope ``creatorsapi::default``, header ``Bearer <t>``); every call is a JSON ``POST`` with
+``x-marketplace: www.amazon.fr``. There is no identifier lookup: ``searchItems`` with ``keywords=<code>``
+returns candidates whose ``itemInfo.externalIds`` the matcher checks. A search with no hit answers 404
+``ResourceNotFoundException``, which is "not found", not a failure.
 
 Errors: 429 -> ``api_rate_limit`` (and the limiter key is paused for the advertised delay); 5xx,
 timeouts, connection errors, broken JSON -> ``network``; 400 on a code -> ``invalid_data``; refused
 partner tag, credentials or eligibility -> ``ConfigurationError`` raised out of ``identify``/``enrich``
 so the job stops. Secrets and tokens never appear in logs, ``api_response`` or messages.
+
+Sources: Amazon's Creators API documentation (token endpoints and base URL; request headers; request
+bodies; error codes):
+https://affiliate-program.amazon.com/creatorsapi/docs/en-us/get-started/using-curl
+https://affiliate-program.amazon.com/creatorsapi/docs/en-us/concepts/common-request-headers-and-parameters
+https://affiliate-program.amazon.com/creatorsapi/docs/en-us/api-reference/operations/search-items
+https://affiliate-program.amazon.com/creatorsapi/docs/en-us/api-reference/operations/get-items
+https://affiliate-program.amazon.com/creatorsapi/docs/en-us/troubleshooting/error-codes-and-messages
+and the official Python SDK bundled by python-amazon-paapi (``auth/oauth2_config.py``: token endpoints;
+``api_client.py``: the ``Authorization`` header):
+https://github.com/sergioteula/python-amazon-paapi/tree/master/creatorsapi_python_sdk
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
-from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.client_support import (
+    TokenCache,
+    decimal_or_none,
+    dict_at,
+    dicts,
+    float_or_none,
+    int_or_none,
+    json_object,
+    mark_sources,
+    parse_token,
+    retry_after,
+    send,
+    token_error,
+)
+from code2asin.providers.creators_mapping import NAME, to_candidate, trim_item
 from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter
 
+#: spapi.py and keepa.py import the shared plumbing from here; its home is ``providers.client_support``
+__all__ = [
+    "DEFAULT_API_URL",
+    "ISBN_TYPES",
+    "NAME",
+    "RESOURCES",
+    "TOKEN_URLS",
+    "CreatorsClient",
+    "TokenCache",
+    "decimal_or_none",
+    "dict_at",
+    "dicts",
+    "float_or_none",
+    "int_or_none",
+    "json_object",
+    "mark_sources",
+    "parse_token",
+    "retry_after",
+    "send",
+    "token_error",
+]
+
 log = logging.getLogger(__name__)
 
-NAME = "creators"
 DEFAULT_API_URL = "https://creatorsapi.amazon"
 TOKEN_URLS: dict[str, str] = {
     "2.1": "https://creatorsapi.auth.us-east-1.amazoncognito.com/oauth2/token",
@@ -57,151 +100,7 @@ RESOURCES: tuple[str, ...] = (
     "parentASIN",
 )
 ISBN_TYPES = frozenset({"ISBN10", "ISBN13"})
-_EXTERNAL_IDS = {"eans": "EAN", "upcs": "UPC", "isbns": "ISBN"}
-_IMAGE_SIZES = ("hiRes", "large", "medium", "small")
 _RETRY_TOKEN_REASONS = frozenset({"TokenExpired", "InvalidToken"})
-
-
-# -- plumbing shared with the SP-API client (``spapi`` imports these) ----------------------------------
-
-#: refresh a cached token this long before it expires
-TOKEN_REFRESH_MARGIN = 60.0
-
-
-class TokenCache:
-    """Access tokens shared by the threads (and clients) of one process, keyed by credential.
-
-    ``get`` returns the cached token until ``TOKEN_REFRESH_MARGIN`` seconds before its expiry, else
-    calls ``fetch`` (which returns ``(token, expires_in)``) under a lock so one thread refreshes.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def get(self, key: str, fetch: Callable[[], tuple[str, float]]) -> str:
-        with self._lock:
-            cached = self._tokens.get(key)
-            if cached is not None and self._clock() < cached[1]:
-                return cached[0]
-            token, expires_in = fetch()
-            self._tokens[key] = (token, self._clock() + max(expires_in - TOKEN_REFRESH_MARGIN, 0.0))
-            return token
-
-    def invalidate(self, key: str, token: str) -> None:
-        """Forget ``token`` (refused by the API) unless another thread already replaced it."""
-        with self._lock:
-            if self._tokens.get(key, ("", 0.0))[0] == token:
-                del self._tokens[key]
-
-
-def send(http: httpx.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
-    """One HTTP exchange; timeouts and transport failures become ``network`` errors naming ``what``."""
-    try:
-        return http.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise ProviderError(f"{what} timed out ({type(exc).__name__}).", ErrorType.NETWORK) from None
-    except httpx.TransportError as exc:
-        raise ProviderError(
-            f"{what} could not be reached ({type(exc).__name__}).", ErrorType.NETWORK
-        ) from None
-
-
-def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    """The response's JSON object; an empty body is ``{}``; anything unparsable is a ``network`` error."""
-    if not response.content:
-        return {}
-    try:
-        data = response.json()
-    except ValueError:
-        raise ProviderError(
-            f"{what} answered HTTP {response.status_code} with a body that is not JSON.", ErrorType.NETWORK
-        ) from None
-    if not isinstance(data, dict):
-        raise ProviderError(f"{what} answered JSON that is not an object.", ErrorType.NETWORK)
-    return data
-
-
-def parse_token(response: httpx.Response, what: str, rate: float) -> tuple[str, float]:
-    """``(access_token, expires_in)`` from a 200 token answer; 429 and 5xx are classified errors."""
-    if response.status_code == 429:
-        delay = retry_after(response, None, 1.0 / rate)
-        raise ProviderError(f"{what} throttled (HTTP 429).", ErrorType.API_RATE_LIMIT, delay)
-    if response.status_code != 200:
-        raise ProviderError(f"{what} answered HTTP {response.status_code}.", ErrorType.NETWORK)
-    data = json_object(response, what)
-    token = data.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise ProviderError(f"{what} answered without an access_token.", ErrorType.NETWORK)
-    return token, float_or_none(data.get("expires_in")) or 3600.0
-
-
-def token_error(response: httpx.Response) -> str:
-    """``HTTP 401 invalid_client`` from an OAuth2 error answer (never echoes the request)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    code = data.get("error") or data.get("reason") if isinstance(data, dict) else None
-    return f"HTTP {response.status_code} {code}" if code else f"HTTP {response.status_code}"
-
-
-def retry_after(response: httpx.Response, advertised: object, default: float) -> float:
-    """Seconds to wait after a 429: the body's value, else ``Retry-After`` (seconds or date), else default."""
-    seconds = float_or_none(advertised)
-    header = response.headers.get("Retry-After")
-    if seconds is None and header:
-        seconds = float_or_none(header)
-        if seconds is None:
-            try:
-                seconds = parsedate_to_datetime(header).timestamp() - time.time()
-            except (TypeError, ValueError):
-                seconds = None
-    return max(seconds, 0.0) if seconds is not None else default
-
-
-def dicts(value: object) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def dict_at(node: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = node.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def int_or_none(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None and not isinstance(value, bool) else None
-    except ValueError:
-        return None
-
-
-def float_or_none(value: object) -> float | None:
-    try:
-        return float(str(value)) if value is not None and not isinstance(value, bool) else None
-    except ValueError:
-        return None
-
-
-def decimal_or_none(value: object) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None and not isinstance(value, bool) else None
-    except InvalidOperation:
-        return None
-
-
-_SOURCE_FIELDS = tuple(
-    f.name for f in fields(Candidate) if f.name not in {"asin", "source", "identifiers", "field_sources"}
-)
-
-
-def mark_sources(candidate: Candidate, provider: str) -> None:
-    """Record ``provider`` in ``field_sources`` for every field it filled."""
-    for name in _SOURCE_FIELDS:
-        value = getattr(candidate, name)
-        if value is not None and value != []:
-            candidate.field_sources[name] = provider
 
 
 class CreatorsClient:
@@ -425,73 +324,3 @@ class CreatorsClient:
             out[asin] = ProviderError(f"Creators getItems has no item {asin}: {why}", ErrorType.INVALID_DATA)
         return out
 
-
-# -- mapping ----------------------------------------------------------------------------------------
-
-
-def _display(node: Any) -> Any:
-    return node.get("displayValue") if isinstance(node, dict) else None
-
-
-def _pick_listing(item: dict[str, Any]) -> dict[str, Any] | None:
-    offers = item.get("offersV2")
-    listings = dicts(offers.get("listings") if isinstance(offers, dict) else None)
-    return next((x for x in listings if x.get("isBuyBoxWinner") is True), listings[0] if listings else None)
-
-
-def _largest(sizes: Any) -> str | None:
-    if not isinstance(sizes, dict):
-        return None
-    for size in _IMAGE_SIZES:
-        node = sizes.get(size)
-        if isinstance(node, dict) and node.get("url"):
-            return str(node["url"])
-    return None
-
-
-def to_candidate(item: dict[str, Any]) -> Candidate:
-    """Map one Creators ``Item`` to a ``Candidate`` (unknown fields stay empty)."""
-    info = dict_at(item, "itemInfo")
-    candidate = Candidate(asin=str(item["asin"]), source=NAME)
-    ext = dict_at(info, "externalIds")
-    for key, id_type in _EXTERNAL_IDS.items():
-        values = dict_at(ext, key).get("displayValues")
-        if isinstance(values, list) and values:
-            candidate.identifiers[id_type] = [str(v) for v in values]
-    title, brand = _display(info.get("title")), _display(dict_at(info, "byLineInfo").get("brand"))
-    candidate.title = str(title) if title else None
-    candidate.brand = str(brand) if brand else None
-    listing = _pick_listing(item)
-    if listing is not None:
-        money = dict_at(dict_at(listing, "price"), "money")
-        candidate.price = decimal_or_none(money.get("amount"))
-        candidate.currency = str(money["currency"]) if money.get("currency") else None
-        candidate.buy_box = bool(listing.get("isBuyBoxWinner"))
-        availability = dict_at(listing, "availability").get("type")
-        candidate.availability = str(availability) if availability else None
-    images = dict_at(item, "images")
-    urls = [_largest(images.get("primary")), *(_largest(v) for v in dicts(images.get("variants")))]
-    candidate.images = list(dict.fromkeys(u for u in urls if u))
-    rank = dict_at(dict_at(item, "browseNodeInfo"), "websiteSalesRank").get("salesRank")
-    candidate.sales_rank = int_or_none(rank)
-    candidate.detail_page_url = str(item["detailPageURL"]) if item.get("detailPageURL") else None
-    candidate.parent_asin = str(item["parentASIN"]) if item.get("parentASIN") else None
-    candidate.package_quantity = int_or_none(_display(dict_at(info, "productInfo").get("unitCount")))
-    reviews = dict_at(item, "customerReviews")
-    candidate.rating = float_or_none(dict_at(reviews, "starRating").get("value"))
-    candidate.review_count = int_or_none(reviews.get("count"))
-    mark_sources(candidate, NAME)
-    return candidate
-
-
-def trim_item(item: dict[str, Any]) -> dict[str, object]:
-    """The few fields of an item worth keeping in the conversion log."""
-    candidate = to_candidate(item) if item.get("asin") else None
-    if candidate is None:
-        return {}
-    return {
-        "asin": candidate.asin,
-        "title": candidate.title,
-        "externalIds": candidate.identifiers,
-        "price": f"{candidate.price} {candidate.currency}" if candidate.price is not None else None,
-    }

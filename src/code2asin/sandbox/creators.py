@@ -9,8 +9,8 @@ from typing import Any
 
 from code2asin.sandbox import catalogue
 from code2asin.sandbox.auth import Token, TokenStore
-from code2asin.sandbox.catalogue import SandboxItem
 from code2asin.sandbox.common import JSON, ApiError, Request, creators_error, validation_error
+from code2asin.sandbox.items import SandboxItem
 from code2asin.sandbox.marketplaces import BY_HOST, VERSION_REGIONS, Marketplace, display_amount
 
 RESOURCES = frozenset({

@@ -9,7 +9,8 @@
   the sandbox's date (``null`` goes back to the real one). Answers the resulting state.
 
 Every ``SandboxServer`` has its own ``PriceBook``; the request handler makes it the active one for the
-request's thread (a context variable), so ``SandboxItem.price`` needs no server reference.
+request's thread (a context variable), so ``SandboxItem.price`` needs no server reference. This module
+imports nothing of the catalogue: ``sandbox.items`` imports it, one way.
 """
 
 from __future__ import annotations
@@ -18,18 +19,26 @@ import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from code2asin.sandbox.common import ApiError, Reply, Request
 from code2asin.sandbox.encoding import stable_hash
 from code2asin.sandbox.marketplaces import MARKETPLACES, Marketplace, local_price
 
-if TYPE_CHECKING:
-    from code2asin.sandbox.catalogue import SandboxItem
-
 CONTROL_PATH = "/_sandbox/prices"
 #: the largest move of the daily factor away from 1 (in parts per 10,000)
 MOVE_BASIS_POINTS = 300
+
+
+class PricedItem(Protocol):
+    """What pricing reads of an item (``sandbox.items.SandboxItem``), so prices import no catalogue module."""
+
+    @property
+    def asin(self) -> str: ...
+
+    @property
+    def base_price_eur(self) -> float | None: ...
+
 
 @dataclass
 class PriceBook:
@@ -87,7 +96,7 @@ def daily_factor(asin: str, day: date) -> float:
     return 1 + (stable_hash("price-move", asin, day.isoformat()) % spread - MOVE_BASIS_POINTS) / 10_000
 
 
-def price_of(item: SandboxItem, marketplace: Marketplace) -> tuple[float, str] | None:
+def price_of(item: PricedItem, marketplace: Marketplace) -> tuple[float, str] | None:
     """The item's (price, currency) on ``marketplace`` today for the active book; None: no offer."""
     book = active_book()
     overridden, forced = book.override(item.asin, marketplace.country)

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from code2asin.sandbox import auth, catalogue, creators, keepa, prices, spapi
+from code2asin.sandbox import auth, creators, keepa, listings, prices, spapi
 from code2asin.sandbox.common import (
     ApiError,
     LoggedRequest,
@@ -109,7 +109,7 @@ class SandboxServer:
         #: a marketplace listed here is a store of its own: only its tag passes there (real Amazon refuses
         #: another store's tracking ID with InvalidPartnerTag)
         self._store_tags = tuple(
-            (catalogue.marketplace_code(market), frozenset([tag]))
+            (listings.marketplace_code(market), frozenset([tag]))
             for market, tag in (store_tags or {}).items()
         )
         self._ineligible = frozenset({ineligible_credential_id})

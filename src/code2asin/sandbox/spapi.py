@@ -8,10 +8,10 @@ import time
 
 from code2asin.sandbox import catalogue
 from code2asin.sandbox.auth import Token, TokenStore
-from code2asin.sandbox.catalogue import SandboxItem
 from code2asin.sandbox.common import JSON, ApiError, Request, spapi_error
 from code2asin.sandbox.creators import IMAGE_SIZES, image_url
 from code2asin.sandbox.encoding import stable_hash, to_gtin14
+from code2asin.sandbox.items import SandboxItem
 from code2asin.sandbox.marketplaces import BY_ID, Marketplace
 
 IDENTIFIER_TYPES = frozenset({"ASIN", "EAN", "GTIN", "ISBN", "JAN", "MINSAN", "SKU", "UPC"})

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from code2asin.accounts.models import Permission
-from code2asin.jobs import queries
+from code2asin.jobs import queries, result_queries
 from code2asin.jobs.models import JobStatus
 from code2asin.web.core import UI, Page, current_page, format_percent
 from code2asin.web.paging import page_number, pager, with_query
@@ -118,7 +118,7 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
     marketplace = wanted if several_marketplaces(job) and wanted in job["marketplaces"] else None
     number = page_number(params.get("page"))
     with page.web.db.sessions() as session:
-        results = queries.results_page(
+        results = result_queries.results_page(
             session,
             job["id"],
             url_for=page.web.storage.url,
@@ -150,7 +150,7 @@ def _logs_tab(page: Page, job_id: str, scope: frozenset[str] | None) -> dict[str
     level = params.get("level") if params.get("level") in LOG_LEVELS else None
     number = page_number(params.get("page"))
     with page.web.db.sessions() as session:
-        logs = queries.logs_page(
+        logs = result_queries.logs_page(
             session, job_id, suppliers=scope, level=level, page=number, per_page=LOGS_PER_PAGE
         )
     return {

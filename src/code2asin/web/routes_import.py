@@ -25,8 +25,9 @@ from fastapi.responses import Response
 
 from code2asin.accounts.models import Permission
 from code2asin.errors import Code2AsinError, ConfigurationError, IngestError
-from code2asin.ingest import IngestLimits, open_table
-from code2asin.jobs import service
+from code2asin.ingest import open_table
+from code2asin.ingest_table import IngestLimits
+from code2asin.jobs import creation, service
 from code2asin.jobs.models import JobMode
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
@@ -104,9 +105,9 @@ class ImportForm:
         """The job's marketplaces: the chosen one first, then the others ticked."""
         return [self.marketplace, *self.also_on]
 
-    def new_job(self, page: Page, filename: str, key: str) -> service.NewJob:
+    def new_job(self, page: Page, filename: str, key: str) -> creation.NewJob:
         assert page.principal is not None
-        return service.NewJob(
+        return creation.NewJob(
             supplier_code=self.supplier_code,
             mode=JobMode.DIRECT if self.mode == "direct" else JobMode.AMAZON,
             marketplace=self.marketplace,
@@ -114,7 +115,7 @@ class ImportForm:
             provider_plan=self.provider_plan,
             source_filename=filename[:500],
             source_key=key,
-            options=service.JobOptions(
+            options=creation.JobOptions(
                 download_images=self.download_images,
                 max_images_per_product=int(self.max_images_per_product),
                 image_mode=self.image_mode,
@@ -231,7 +232,7 @@ def create(page: PageDep) -> Response:
     try:
         with _local_copy(storage, key) as path:
             table = open_table(path, limits=_limits(page))
-            job_id = service.create_job(page.web.db, table, form.new_job(page, filename, key))
+            job_id = creation.create_job(page.web.db, table, form.new_job(page, filename, key))
     except FileNotFoundError:
         form.errors["file"] = page.t("import.error.expired")
         return _render_form(page, form, status=422)

@@ -13,11 +13,10 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from code2asin.accounts.models import Permission
-from code2asin.errors import LifecycleError
+from code2asin.errors import InvalidValueError, LifecycleError
 from code2asin.export import results_filename
 from code2asin.jobs import queries, service
 from code2asin.jobs.models import JobStatus
-from code2asin.jobs.service import InvalidValueError
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_text, safe_next
 from code2asin.web.paging import page_number, pager
 from code2asin.web.views import search_jobs, stored_image_key

@@ -23,9 +23,8 @@ from starlette.background import BackgroundTask
 
 from code2asin.accounts.models import Permission
 from code2asin.accounts.service import PermissionDeniedError
-from code2asin.errors import ConfigurationError, LifecycleError, NotFoundError
+from code2asin.errors import ConfigurationError, InvalidValueError, LifecycleError, NotFoundError
 from code2asin.jobs.models import utcnow
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing import alerts, reprice, service
 from code2asin.pricing.export import export_tracker_prices, tracker_rows
 from code2asin.pricing.models import DEFAULT_SCHEDULE, DEFAULT_THRESHOLD_PERCENT, AlertKind, Tracker

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from code2asin import barcodes
 from code2asin.accounts.models import User
 from code2asin.accounts.service import Principal, parse_permissions
-from code2asin.ingest import InputTable
+from code2asin.ingest_table import InputTable
 from code2asin.jobs.models import Job, JobItem, JobStatus
 
 PREVIEW_INVALID_ROWS = 20

@@ -10,7 +10,7 @@
 * ``jobs (supplier_code, created_at)``: the job list of a supplier-restricted token, newest first.
 * ``conversion_logs (job_id, level, id)``: the logs page with a level filter.
 * ``jobs.stats_snapshot`` (JSON, nullable): the statistics of a job whose rows no longer change, with
-  the fingerprint they were computed at (see ``code2asin.jobs.queries``).
+  the fingerprint they were computed at (see ``code2asin.jobs.stats_snapshot``).
 
 Revision ID: 0003
 Revises: 0002
