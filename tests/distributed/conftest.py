@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import signal
 import socket
@@ -118,6 +119,42 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
+
+
+def assert_every_row_exactly_once(db: Database, job_id: str, rows: int) -> None:
+    """Every row present once, none pending, one log per row, counters equal to the row counts."""
+    with db.unit_of_work() as session:
+        job = get_job(session, job_id)
+        row_nos = list(session.scalars(select(JobItem.row_no).where(JobItem.job_id == job_id)))
+        statuses = dict(
+            session.execute(
+                select(JobItem.status, func.count())
+                .where(JobItem.job_id == job_id)
+                .group_by(JobItem.status)
+            ).all()
+        )
+        logs_per_row = dict(
+            session.execute(
+                select(ConversionLog.row_no, func.count())
+                .where(ConversionLog.job_id == job_id)
+                .group_by(ConversionLog.row_no)
+            ).all()
+        )
+        open_chunks = session.scalar(
+            select(func.count()).where(JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE)
+        )
+    assert job.status == "completed"
+    assert len(row_nos) == rows
+    assert sorted(row_nos) == list(range(1, rows + 1))
+    assert ItemStatus.PENDING not in statuses
+    assert open_chunks == 0
+    assert sorted(logs_per_row) == list(range(1, rows + 1))
+    doubled = {r: n for r, n in logs_per_row.items() if n != 1}
+    assert not doubled, f"rows processed more than once: {sorted(doubled)[:10]}"
+    assert job.total_codes == rows
+    assert job.processed_codes == rows
+    assert job.successful_conversions == statuses.get(ItemStatus.MATCHED, 0)
+    assert job.failed_conversions == rows - statuses.get(ItemStatus.MATCHED, 0)
 
 
 @dataclass
@@ -265,39 +302,7 @@ class Cluster:
             ]
 
     def assert_every_row_exactly_once(self, job_id: str, rows: int) -> None:
-        """Every row present once, none pending, one log per row, counters equal to the row counts."""
-        with self.db.unit_of_work() as session:
-            job = get_job(session, job_id)
-            row_nos = list(session.scalars(select(JobItem.row_no).where(JobItem.job_id == job_id)))
-            statuses = dict(
-                session.execute(
-                    select(JobItem.status, func.count())
-                    .where(JobItem.job_id == job_id)
-                    .group_by(JobItem.status)
-                ).all()
-            )
-            logs_per_row = dict(
-                session.execute(
-                    select(ConversionLog.row_no, func.count())
-                    .where(ConversionLog.job_id == job_id)
-                    .group_by(ConversionLog.row_no)
-                ).all()
-            )
-            open_chunks = session.scalar(
-                select(func.count()).where(JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE)
-            )
-        assert job.status == "completed"
-        assert len(row_nos) == rows
-        assert sorted(row_nos) == list(range(1, rows + 1))
-        assert ItemStatus.PENDING not in statuses
-        assert open_chunks == 0
-        assert sorted(logs_per_row) == list(range(1, rows + 1))
-        doubled = {r: n for r, n in logs_per_row.items() if n != 1}
-        assert not doubled, f"rows processed more than once: {sorted(doubled)[:10]}"
-        assert job.total_codes == rows
-        assert job.processed_codes == rows
-        assert job.successful_conversions == statuses.get(ItemStatus.MATCHED, 0)
-        assert job.failed_conversions == rows - statuses.get(ItemStatus.MATCHED, 0)
+        assert_every_row_exactly_once(self.db, job_id, rows)
 
     def wait_finished(self, job_id: str, timeout: float) -> Job:
         def finished() -> Job | None:
@@ -406,3 +411,31 @@ def make_cluster(
         for cluster in made:
             cluster.stop()
         db.dispose()
+
+
+def slow_upload(port: int, body: bytes, boundary: str, token: str) -> socket.socket:
+    """Open a POST /code2asin/import and send all but the last bytes of its body."""
+    head = (
+        f"POST /code2asin/import HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+    conn.sendall(head + body[:-100])
+    return conn
+
+
+def multipart_import(boundary: str, codes: Sequence[str], options: dict[str, Any] | None = None) -> bytes:
+    """The body of a ``POST /code2asin/import`` of ``codes`` (one CSV row each) with ``options``."""
+    csv_text = "ean;title\n" + "".join(f"{code};Product {n}\n" for n, code in enumerate(codes))
+    parts = [
+        ("supplier_code", None, "SUP001"),
+        ("use_amazon_api", None, "true"),
+        ("options", None, json.dumps(options or {"provider": "sandbox"})),
+        ("file", "codes.csv", csv_text),
+    ]
+    out = b""
+    for name, filename, value in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n{value}\r\n".encode()
+    return out + f"--{boundary}--\r\n".encode()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +15,7 @@ from sqlalchemy import select
 
 from code2asin.jobs.models import ChunkStatus, ConversionLog, JobChunk
 
-from .conftest import Cluster, free_port, wait_for
+from .conftest import Cluster, free_port, multipart_import, slow_upload, wait_for
 
 CODES = 600
 LEASE_SECONDS = 120
@@ -108,33 +106,6 @@ def _rows_of(chunks: list[int]) -> list[int]:
     return [n * 100 + r for n in chunks for r in range(1, 101)]
 
 
-def _slow_upload(port: int, body: bytes, boundary: str, token: str) -> socket.socket:
-    """Open a POST /code2asin/import and send all but the last bytes of its body."""
-    head = (
-        f"POST /code2asin/import HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
-    conn.sendall(head + body[:-100])
-    return conn
-
-
-def _multipart(boundary: str, rows: int) -> bytes:
-    csv_text = "ean;title\n" + "".join(f"4006381333931;Product {n}\n" for n in range(rows))
-    parts = [
-        ("supplier_code", None, "SUP001"),
-        ("use_amazon_api", None, "true"),
-        ("options", None, json.dumps({"provider": "sandbox"})),
-        ("file", "codes.csv", csv_text),
-    ]
-    out = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n{value}\r\n".encode()
-    return out + f"--{boundary}--\r\n".encode()
-
-
 def test_sigterm_to_serve_finishes_the_request_in_flight_and_exits_0(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODE2ASIN_")}
     env["CODE2ASIN_DATA_DIR"] = str(tmp_path / "data")
@@ -166,8 +137,8 @@ def test_sigterm_to_serve_finishes_the_request_in_flight_and_exits_0(tmp_path: P
         health_url = f"--url=http://127.0.0.1:{port}/code2asin/health"
         assert _healthcheck(env, "api", health_url).returncode == 0
         boundary = "code2asin-test-boundary"
-        body = _multipart(boundary, 2000)
-        conn = _slow_upload(port, body, boundary, token)
+        body = multipart_import(boundary, ["4006381333931"] * 2000)
+        conn = slow_upload(port, body, boundary, token)
         time.sleep(0.5)  # the request is being read
         server.send_signal(signal.SIGTERM)
         time.sleep(1.0)  # the server is draining: new connections are refused, this one goes on

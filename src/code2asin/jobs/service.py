@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from code2asin import barcodes
 from code2asin.db import Database
 from code2asin.errors import ErrorType, InvalidValueError, LifecycleError, NotFoundError
-from code2asin.jobs.creation import CHUNK_SIZE, insert_chunks
 from code2asin.jobs.lifecycle import JobAction, target_status
 from code2asin.jobs.models import (
     ChunkStatus,
@@ -32,26 +31,6 @@ from code2asin.jobs.models import (
     utcnow,
 )
 from code2asin.jobs.stats import job_counters
-
-# pricing/service.py and pricing/scheduler.py import these from here (their home is errors / creation)
-__all__ = [
-    "CHUNK_SIZE",
-    "ActionResult",
-    "InvalidValueError",
-    "cancel_job",
-    "delete_job",
-    "delete_job_and_source",
-    "get_job",
-    "insert_chunks",
-    "log_event",
-    "pause_job",
-    "refresh_counters",
-    "resume_job",
-    "retry_job",
-    "start_job",
-    "transition",
-    "validate_item",
-]
 
 
 def get_job(session: Session, job_id: str) -> Job:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cronsim import CronSim, CronSimError
 
-from code2asin.jobs.service import InvalidValueError
+from code2asin.errors import InvalidValueError
 
 
 def validate_schedule(expression: str) -> None:

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from code2asin.errors import LifecycleError, NotFoundError
+from code2asin.errors import InvalidValueError, LifecycleError, NotFoundError
 from code2asin.jobs import service as jobs
+from code2asin.jobs.creation import CHUNK_SIZE, insert_chunks
 from code2asin.jobs.models import ItemStatus, Job, JobEvent, JobItem, JobStatus, utcnow
-from code2asin.jobs.service import CHUNK_SIZE, InvalidValueError, insert_chunks
 from code2asin.pricing.models import (
     DEFAULT_SCHEDULE,
     DEFAULT_THRESHOLD_PERCENT,

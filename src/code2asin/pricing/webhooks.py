@@ -34,10 +34,9 @@ import httpx
 from sqlalchemy import or_, select, update
 
 from code2asin.db import Database, rowcount
-from code2asin.errors import RETRY_BACKOFF_MINUTES, ErrorType
+from code2asin.errors import RETRY_BACKOFF_MINUTES, ErrorType, InvalidValueError
 from code2asin.images import Resolver, TrustedHost, is_public_address
 from code2asin.jobs.models import utcnow
-from code2asin.jobs.service import InvalidValueError
 from code2asin.pricing.models import DeliveryStatus, PriceAlert, Tracker, WebhookDelivery
 
 log = logging.getLogger(__name__)

@@ -37,13 +37,8 @@ from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.client_support import (
     TokenCache,
-    decimal_or_none,
-    dict_at,
     dicts,
-    float_or_none,
-    int_or_none,
     json_object,
-    mark_sources,
     parse_token,
     retry_after,
     send,
@@ -52,28 +47,6 @@ from code2asin.providers.client_support import (
 from code2asin.providers.creators_mapping import NAME, to_candidate, trim_item
 from code2asin.providers.marketplaces import get_marketplace
 from code2asin.providers.ratelimit import RateLimiter
-
-#: spapi.py and keepa.py import the shared plumbing from here; its home is ``providers.client_support``
-__all__ = [
-    "DEFAULT_API_URL",
-    "ISBN_TYPES",
-    "NAME",
-    "RESOURCES",
-    "TOKEN_URLS",
-    "CreatorsClient",
-    "TokenCache",
-    "decimal_or_none",
-    "dict_at",
-    "dicts",
-    "float_or_none",
-    "int_or_none",
-    "json_object",
-    "mark_sources",
-    "parse_token",
-    "retry_after",
-    "send",
-    "token_error",
-]
 
 log = logging.getLogger(__name__)
 

@@ -66,7 +66,7 @@ import httpx
 from code2asin.config import KeepaSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
-from code2asin.providers.creators import dicts, int_or_none, json_object, mark_sources, send
+from code2asin.providers.client_support import dicts, int_or_none, json_object, mark_sources, send
 from code2asin.providers.marketplaces import KEEPA_DOMAINS, get_marketplace
 from code2asin.providers.ratelimit import RateLimiter
 

@@ -31,7 +31,7 @@ import httpx
 from code2asin.config import SpapiSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
-from code2asin.providers.creators import (
+from code2asin.providers.client_support import (
     TokenCache,
     decimal_or_none,
     dict_at,

@@ -43,18 +43,6 @@ from code2asin.sandbox.listings import (
 )
 from code2asin.sandbox.marketplaces import Marketplace
 
-__all__ = [  # SandboxItem is re-exported: sandbox/keepa.py imports it from here
-    "NO_REVIEWS_PER_MILLE",
-    "SandboxItem",
-    "listing_kind",
-    "marketplace_asin",
-    "near_miss_neighbours",
-    "products_for_gtin",
-    "rating_for",
-    "sandbox_item",
-    "search_keywords",
-]
-
 _h = stable_hash
 
 

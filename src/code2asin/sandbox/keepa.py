@@ -40,9 +40,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from code2asin.sandbox import catalogue
-from code2asin.sandbox.catalogue import SandboxItem
 from code2asin.sandbox.common import JSON, ApiError, Reply, Request, SandboxQuotas
 from code2asin.sandbox.encoding import stable_hash, to_gtin14
+from code2asin.sandbox.items import SandboxItem
 from code2asin.sandbox.marketplaces import BY_COUNTRY, Marketplace
 
 KEEPA_EPOCH_MINUTES = 21_564_000
