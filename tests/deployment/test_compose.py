@@ -83,5 +83,9 @@ def test_every_setting_compose_sets_is_a_real_setting_named_in_env_example() -> 
     assert used <= documented, sorted(used - documented)
     flat = {n for n in documented if n in settings}
     assert {"CODE2ASIN_DATABASE_URL", "CODE2ASIN_BROKER_URL", "CODE2ASIN_STORAGE_URL"} <= flat
-    for key, value in compose()["x-app"]["environment"].items():
+    environment = dict(compose()["x-app"]["environment"])
+    # the image's volume: .env's ./code2asin-data is a path on the host, meaningless inside a container
+    assert environment.pop("CODE2ASIN_DATA_DIR") == "/data"
+    assert "VOLUME /data" in (ROOT / "Containerfile").read_text(encoding="utf-8")
+    for key, value in environment.items():
         assert value.startswith("${" + key + ":-"), key  # a value set in .env wins
