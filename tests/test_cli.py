@@ -339,6 +339,36 @@ def test_healthcheck_of_a_role_whose_services_are_down_is_one_sentence_and_exit_
         assert len(down.output.strip().splitlines()) == 1
 
 
+def test_healthcheck_of_beat_says_when_no_sweep_ran_lately(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    import redis
+
+    from code2asin.jobs.queues import SWEEP_HEARTBEAT_KEY
+
+    url = os.environ.get("CODE2ASIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("CODE2ASIN_BROKER_URL", url)
+    monkeypatch.setenv("CODE2ASIN_WORKER_SWEEP_SECONDS", "5")
+    client = redis.Redis.from_url(url)
+    try:
+        client.delete(SWEEP_HEARTBEAT_KEY)
+        never = runner.invoke(app, ["healthcheck", "beat"])
+        assert never.exit_code == 1
+        assert never.output.startswith("Unhealthy: no sweep has run in the last ten periods"), never.output
+        client.set(SWEEP_HEARTBEAT_KEY, f"{time.time() - 60:.3f}")
+        stale = runner.invoke(app, ["healthcheck", "beat"])
+        assert stale.exit_code == 1
+        assert stale.output.startswith("Unhealthy: the last sweep ran 60 s ago (every 5 s"), stale.output
+        client.set(SWEEP_HEARTBEAT_KEY, f"{time.time():.3f}")
+        fresh = runner.invoke(app, ["healthcheck", "beat"])
+        assert fresh.exit_code == 0, fresh.output
+        assert fresh.output.startswith("Healthy: broker answers, last sweep 0 s ago, database answers.")
+    finally:
+        client.delete(SWEEP_HEARTBEAT_KEY)
+        client.close()
+
+
 def _free_port() -> int:
     import socket
 

@@ -8,6 +8,7 @@ passwords).
 from __future__ import annotations
 
 import socket
+import time
 from enum import StrEnum
 from typing import Annotated, NoReturn
 
@@ -39,20 +40,32 @@ def _check_api(url: str, timeout: float) -> str:
     return f"API answers at {url}"
 
 
-def _check_broker(settings: Settings, timeout: float) -> str:
+def _check_broker(settings: Settings, timeout: float, *, sweeper: bool = False) -> str:
+    """The broker answers; with ``sweeper``, beat's last sweep is recent (three periods, 10 s of slack)."""
     from redis import Redis
     from redis.exceptions import RedisError
+
+    from code2asin.jobs.queues import SWEEP_HEARTBEAT_KEY
 
     if not settings.broker_url:
         _unhealthy("CODE2ASIN_BROKER_URL is not set (workers and beat need Redis).")
     client = Redis.from_url(settings.broker_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         client.ping()
+        last = client.get(SWEEP_HEARTBEAT_KEY) if sweeper else None
     except RedisError as exc:
         _unhealthy(f"the broker does not answer ({type(exc).__name__}).")
     finally:
         client.close()
-    return "broker answers"
+    if not sweeper:
+        return "broker answers"
+    period = settings.worker.sweep_seconds
+    if last is None:
+        _unhealthy("no sweep has run in the last ten periods: is `code2asin beat` running?")
+    age = time.time() - float(last)
+    if age > 3 * period + 10:
+        _unhealthy(f"the last sweep ran {age:.0f} s ago (every {period:g} s expected; see beat's log).")
+    return f"broker answers, last sweep {age:.0f} s ago"
 
 
 def _check_database(settings: Settings) -> str:
@@ -99,7 +112,8 @@ def healthcheck(
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for an answer.")] = 5.0,
 ) -> None:
     """Exit 0 when this role is healthy (the API answers; the worker answers a ping; beat reaches the
-    broker and the database), else print why and exit 1. Meant for container health checks."""
+    broker and the database and has swept lately), else print why and exit 1. For container health
+    checks."""
     if role is Role.api:
         typer.echo(f"Healthy: {_check_api(url, timeout)}.")
         return
@@ -107,5 +121,5 @@ def healthcheck(
     if role is Role.worker:
         typer.echo(f"Healthy: {_check_worker(settings, name or f'celery@{socket.gethostname()}', timeout)}.")
         return
-    found = [_check_broker(settings, timeout), _check_database(settings)]
+    found = [_check_broker(settings, timeout, sweeper=True), _check_database(settings)]
     typer.echo(f"Healthy: {', '.join(found)}.")

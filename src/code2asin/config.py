@@ -154,13 +154,10 @@ class WorkerSettings(BaseSettings):
 
     * ``lease_seconds``: how long a worker owns a chunk without news. The runner renews the lease before
       every provider call, so a live chunk keeps it; a crashed worker's chunk is taken over about one
-      lease (plus one sweep) after the crash. This, not the broker's visibility timeout, is what
-      recovers work quickly.
-    * ``sweep_seconds``: how often beat sends ``code2asin.sweep`` (re-dispatch expired leases and due
-      retries, complete finished jobs).
+      lease (plus one sweep) after the crash: leases, not the broker, recover work.
+    * ``sweep_seconds``: how often beat's sweeper runs (re-dispatch expired leases and due retries,
+      complete finished jobs).
     * ``soft_time_limit`` / ``time_limit``: a chunk task is interrupted, then killed, after this long.
-    * ``visibility_timeout``: seconds before Redis hands an unacknowledged message to another worker;
-      longer than ``time_limit`` so a slow chunk is never delivered twice by the broker itself.
     """
 
     model_config = _config("CODE2ASIN_WORKER_")
@@ -169,7 +166,6 @@ class WorkerSettings(BaseSettings):
     sweep_seconds: float = Field(default=30.0, gt=0, description="seconds, e.g. 30")
     soft_time_limit: int = Field(default=540, ge=1, description="a whole number of seconds, e.g. 540")
     time_limit: int = Field(default=600, ge=1, description="a whole number of seconds, e.g. 600")
-    visibility_timeout: int = Field(default=3600, ge=1, description="a whole number of seconds, e.g. 3600")
     #: a port on which each worker serves its Prometheus metrics (None: off)
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="a port number such as 9100, or empty for off"

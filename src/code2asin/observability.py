@@ -16,6 +16,8 @@ workers get it from ``instrument_celery`` through Celery's ``setup_logging`` sig
 | ``code2asin_codes_processed_total`` | outcome | ``ChunkRunner._commit`` (``count_rows``) |
 | ``code2asin_provider_calls_total`` | provider, operation, status | ``ChunkRunner._with_retries`` |
 | ``code2asin_provider_call_duration_seconds`` | provider, operation | ``ChunkRunner._with_retries`` |
+| ``code2asin_chunk_takeovers_total`` | | ``ChunkRunner.run_chunk``: a lost run's chunk leased again |
+| ``code2asin_redone_provider_calls_total`` | provider, operation | calls made by such a takeover run |
 | ``code2asin_chunk_duration_seconds`` | outcome | ``ChunkRunner.run_chunk`` (``observed_chunk``) |
 
 ``status`` is ``ok`` or the error class (``network``, ``api_rate_limit`` = HTTP 429, ``invalid_data``,
@@ -246,6 +248,18 @@ PROVIDER_CALLS = Counter(
     ["provider", "operation", "status"],
     registry=PROCESS_REGISTRY,
 )
+CHUNK_TAKEOVERS = Counter(
+    "code2asin_chunk_takeovers",
+    "Chunks this process took over after their lease expired (the run that held them was lost).",
+    registry=PROCESS_REGISTRY,
+)
+REDONE_CALLS = Counter(
+    "code2asin_redone_provider_calls",
+    "Provider calls made by runs that took a lost run's chunk over: at most these codes were sent twice "
+    "(a lost run's finished calls are in the lookup cache and are not repeated).",
+    ["provider", "operation"],
+    registry=PROCESS_REGISTRY,
+)
 PROVIDER_SECONDS = Histogram(
     "code2asin_provider_call_duration_seconds",
     "Duration of provider calls (batch calls, waiting for the rate limiter included).",
@@ -294,6 +308,8 @@ def observed_call(call: Callable[[], T]) -> T:
     finally:
         PROVIDER_SECONDS.labels(provider, operation).observe(time.perf_counter() - started)
         PROVIDER_CALLS.labels(provider, operation, status).inc()
+        if _CONTEXT.get().get("redo"):
+            REDONE_CALLS.labels(provider, operation).inc()
         if status == "api_rate_limit":
             log.warning("provider.throttled", extra={"provider": provider, "operation": operation})
 

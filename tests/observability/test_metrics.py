@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select, update
 
 from code2asin.accounts.service import create_token
 from code2asin.api import create_app
@@ -14,7 +16,8 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import EmbeddedDispatcher
 from code2asin.jobs.embedded import PoolOutcome, run_job
-from code2asin.jobs.runner import ChunkRunner
+from code2asin.jobs.models import ChunkStatus, JobChunk, utcnow
+from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.sandbox import server as sb
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -106,3 +109,61 @@ def test_queue_depth_reports_the_chunks_left_per_processing_job(
     assert value(samples, "code2asin_job_queue_depth", job_id=job_id) == 3
     assert value(samples, "code2asin_queue_chunks", status="pending") == 3
     assert value(samples, "code2asin_jobs", status="processing") == 1
+
+
+def test_a_chunk_taken_over_from_a_lost_run_counts_a_takeover_and_its_calls_as_redone(
+    any_db: Database,
+    make_runner: Callable[[Database], ChunkRunner],
+    started_job: Callable[[Database, list[str]], str],
+    codes: list[str],
+    tmp_path: Path,
+) -> None:
+    job_id = started_job(any_db, codes)
+    # a run leased chunk 0 and was lost (kill -9): its lease is running and expired
+    with any_db.unit_of_work() as session:
+        session.execute(
+            update(JobChunk)
+            .where(JobChunk.job_id == job_id, JobChunk.chunk_no == 0)
+            .values(
+                status=ChunkStatus.RUNNING,
+                lease_owner="lost@host/1/run",
+                lease_expires_at=utcnow() - timedelta(seconds=1),
+                attempts=1,
+            )
+        )
+    before = scrape(any_db, tmp_path)
+    runner = make_runner(any_db)
+    assert runner.run_chunk(job_id, 0) is ChunkOutcome.DONE
+    assert runner.run_chunk(job_id, 0) is ChunkOutcome.SKIPPED  # done: nothing to take over
+    after = scrape(any_db, tmp_path)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("code2asin_chunk_takeovers_total") == 1
+    calls = grew("code2asin_provider_calls_total", provider="spapi", operation="identify", status="ok")
+    assert calls > 0
+    assert grew("code2asin_redone_provider_calls_total", provider="spapi", operation="identify") == calls
+    with any_db.unit_of_work() as session:
+        assert (
+            session.scalar(select(JobChunk.attempts).where(JobChunk.job_id == job_id, JobChunk.chunk_no == 0))
+            == 2
+        )
+
+
+def test_a_pending_chunk_run_is_no_takeover_and_redoes_no_call(
+    any_db: Database,
+    make_runner: Callable[[Database], ChunkRunner],
+    started_job: Callable[[Database, list[str]], str],
+    codes: list[str],
+    tmp_path: Path,
+) -> None:
+    job_id = started_job(any_db, codes)
+    before = scrape(any_db, tmp_path)
+    assert make_runner(any_db).run_chunk(job_id, 0) is ChunkOutcome.DONE
+    after = scrape(any_db, tmp_path)
+    assert value(after, "code2asin_chunk_takeovers_total") == value(before, "code2asin_chunk_takeovers_total")
+    redone = [
+        k for k in after if k[0] == "code2asin_redone_provider_calls_total" and after[k] != before.get(k, 0)
+    ]
+    assert redone == []

@@ -11,10 +11,12 @@ Domain errors map to HTTP statuses here and nowhere else:
 | ``UploadTooLargeError`` | 413 | payload_too_large |
 | ``IngestError``, ``InvalidValueError``, request validation | 422 | invalid_input |
 | ``ProviderError`` (misconfigured provider) | 502 | provider_error |
+| the database does not answer (``db.database_unavailable``) | 503 + ``Retry-After`` | database_unavailable |
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,10 +24,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from code2asin.accounts.service import AuthenticationError, PermissionDeniedError
 from code2asin.api.schemas import ErrorResponse
+from code2asin.db import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
 from code2asin.errors import (
     Code2AsinError,
     IngestError,
@@ -34,6 +38,8 @@ from code2asin.errors import (
     NotFoundError,
     ProviderError,
 )
+
+log = logging.getLogger(__name__)
 
 
 class UploadTooLargeError(Code2AsinError):
@@ -106,7 +112,24 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
+def database_unavailable_response() -> JSONResponse:
+    return error_response(
+        503,
+        "database_unavailable",
+        f"The database is unavailable; retry in {DATABASE_RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        log.warning("api.database_unavailable", extra={"error": type(exc).__name__})
+        return database_unavailable_response()
+    raise exc  # a wrong statement is a bug: the server's 500 and its traceback in the log
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(Code2AsinError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -119,4 +142,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "The job does not exist or is not visible"},
     409: {"model": ErrorResponse, "description": "The action is not allowed in the job's status"},
     422: {"model": ErrorResponse, "description": "Invalid request"},
+    503: {"model": ErrorResponse, "description": "The database is unavailable (see Retry-After)"},
 }

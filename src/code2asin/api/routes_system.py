@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from code2asin.api import schemas
 from code2asin.api.deps import CurrentPrincipal, SessionDep, StateDep, authorize
 from code2asin.api.errors import ERROR_RESPONSES, error_response
-from code2asin.db import alembic_config
+from code2asin.db import DATABASE_RETRY_AFTER_SECONDS, alembic_config
 from code2asin.jobs import queries
 
 public = APIRouter(prefix="/code2asin", tags=["system"])
@@ -42,7 +42,12 @@ def ready(state: StateDep) -> Any:
             connection.execute(text("SELECT 1"))
             current = MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        return error_response(503, "not_ready", f"The database is not reachable ({type(exc).__name__}).")
+        return error_response(
+            503,
+            "not_ready",
+            f"The database is not reachable ({type(exc).__name__}).",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if current != head:
         return error_response(
             503,

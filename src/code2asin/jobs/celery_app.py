@@ -5,24 +5,27 @@ Design (issue 4, design sections 4, 7 and 9):
 * The broker (Redis, ``CODE2ASIN_BROKER_URL``) only carries "run chunk N of job J": PostgreSQL is the
   source of truth. JSON is the only serializer accepted, messages hold ids only, and there is no result
   backend (``task_ignore_result``): progress and outcomes are read from the database.
-* ``acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged when its task ends, so a
-  worker lost mid-task gives the message back; ``worker_prefetch_multiplier=1`` keeps a worker from
-  hoarding messages that other workers could run.
+* ``acks_late`` + ``worker_prefetch_multiplier=1``: a worker takes one message per free pool process,
+  so it does not hoard messages that other workers could run.
 * Time limits: a chunk task gets ``soft_time_limit`` (540 s by default), then is killed at
-  ``time_limit`` (600 s). Redis' ``visibility_timeout`` (3600 s) is longer than both, so the broker never
-  hands a message that is still being worked on to a second worker.
-* Recovery does not wait for that hour. Each chunk holds a *lease* in the database
-  (``CODE2ASIN_WORKER_LEASE_SECONDS``); beat sends ``code2asin.sweep`` every ``sweep_seconds``, and the
-  sweep re-sends every chunk whose lease expired (a crashed worker's chunk) or whose retry is due, and
-  whatever Redis lost (dispatch marks vanish with the messages when Redis restarts empty). A crashed
-  chunk is therefore picked up about one lease plus one sweep after the crash. A message the broker
-  redelivers later (after the visibility timeout) is harmless: the chunk is done or leased by then.
-* The sweep message is sent with the highest Redis priority (0; chunks use 5) so it overtakes a long
-  queue of chunks: it runs on the next pool process that frees up (at most one chunk's time). It expires
-  after four sweep periods so sweeps never pile up while no worker runs.
+  ``time_limit`` (600 s).
+* Redis' ack emulation is off (``ack_emulation: False``): a message leaves Redis when a worker takes
+  it, and nothing is redelivered by the broker. With it on, a Redis restart while tasks ran crashed
+  every busy worker (kombu restores the unacknowledged messages through a channel whose connection is
+  already gone: "'NoneType' object has no attribute 'hostname'", an unrecoverable error), and its
+  redelivery after the visibility timeout (an hour) was never what recovered work anyway.
+* Recovery comes from the database instead. Each chunk holds a *lease* in the database
+  (``CODE2ASIN_WORKER_LEASE_SECONDS``); beat's process sweeps every ``sweep_seconds`` on a thread of its
+  own (``tasks.start_sweeper``: no pool process needed, so busy workers cannot delay it), and the sweep
+  re-sends every chunk whose lease expired (a crashed worker's chunk) or whose retry is due, and whatever
+  Redis lost (dispatch marks vanish with the messages when Redis restarts empty). An expired chunk is
+  sent with priority 1 (queued chunks use 5), so it runs on the next pool process that frees up rather
+  than behind the queue: a crashed chunk is picked up about one lease plus one sweep after the crash
+  (plus the wait for a pool process to finish the chunk it runs). A message a worker took with it when
+  it died is sent again when its dispatch mark expires (``dispatch.DispatchMarks``).
 * Task events are on (``worker_send_task_events``, ``task_send_sent_event``) so Flower shows the tasks.
 
-Queues: ``code2asin`` (chunks and the sweep) and ``code2asin-images`` (declared for the image copier).
+Queues: ``code2asin`` (chunks) and ``code2asin-images`` (declared for the image copier).
 Run a worker with ``python -m code2asin.jobs.celery_app worker`` (settings from the environment) or
 ``code2asin worker``.
 """
@@ -38,8 +41,6 @@ from code2asin.jobs.queues import (
     CHUNK_QUEUE,
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
-    SWEEP_PRIORITY,
-    SWEEP_TASK,
 )
 
 if TYPE_CHECKING:
@@ -47,10 +48,6 @@ if TYPE_CHECKING:
 
     from code2asin.db import Database
     from code2asin.jobs.dispatch import Dispatcher
-
-#: a sweep message not started within this many sweep periods is dropped (so sweeps never pile up)
-SWEEP_EXPIRY_PERIODS = 4
-
 
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app with the ``code2asin.*`` tasks bound to ``settings`` (nothing connects yet).
@@ -72,7 +69,7 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_retry=True,
         broker_connection_max_retries=None,  # keep trying while Redis restarts
         broker_transport_options={
-            "visibility_timeout": worker.visibility_timeout,
+            "ack_emulation": False,  # see the module docstring
             "queue_order_strategy": "priority",
             "priority_steps": list(range(10)),
             "socket_timeout": 30,
@@ -98,23 +95,11 @@ def create_celery(settings: Settings) -> Celery:
         ],
         task_routes={
             RUN_CHUNK_TASK: {"queue": CHUNK_QUEUE},
-            SWEEP_TASK: {"queue": CHUNK_QUEUE, "priority": SWEEP_PRIORITY},
         },
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        beat_schedule={
-            "code2asin-sweep": {
-                "task": SWEEP_TASK,
-                "schedule": worker.sweep_seconds,
-                # a sweep waits for the next free pool process (at most one chunk); later ones replace it
-                "options": {
-                    "expires": SWEEP_EXPIRY_PERIODS * worker.sweep_seconds,
-                    "priority": SWEEP_PRIORITY,
-                },
-            }
-        },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
         timezone="UTC",
         enable_utc=True,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
 from code2asin.jobs.cache import LookupCacheStore
-from code2asin.jobs.embedded import due_chunks, run_job
+from code2asin.jobs.embedded import due_chunks, due_chunks_with_expiry, run_job
 from code2asin.jobs.job_end import complete_if_finished, fail_job
 from code2asin.jobs.models import Job, JobStatus, utcnow
 from code2asin.jobs.queues import (
@@ -28,6 +28,7 @@ from code2asin.jobs.queues import (
     COPY_IMAGE_TASK,
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
+    STARTED_BEFORE_PRIORITY,
 )
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
@@ -174,26 +175,25 @@ class TaskSender(Protocol):
 
 
 def mark_ttl(settings: Settings) -> int:
-    """Seconds a dispatch mark lives: about ten leases, at least three sweeps, at most the visibility
-    timeout (see ``DispatchMarks``)."""
+    """Seconds a dispatch mark lives: about ten leases, at least three sweeps (see ``DispatchMarks``)."""
     worker = worker_settings(settings)
-    wanted = max(10 * worker.lease_seconds, int(3 * worker.sweep_seconds))
-    return max(1, min(worker.visibility_timeout, wanted))
+    return max(1, int(10 * worker.lease_seconds), int(3 * worker.sweep_seconds))
 
 
 class DispatchMarks:
     """Which chunks have a ``run_chunk`` message sent and not yet started, kept in the broker's Redis.
 
     A mark is set when a message is sent and cleared when a worker starts that chunk. The sweeper re-sends
-    a due chunk (pending and due, or running with an expired lease) only when it has no mark, so chunks
-    still waiting in the queue are not sent again every sweep, while a crashed worker's chunk (its mark
-    was cleared when it started) is re-sent as soon as its lease expires. The marks live in the same
-    Redis as the messages: when Redis restarts empty, messages and marks vanish together and the next
-    sweep sends everything again. A mark expires after ``ttl_seconds`` (``mark_ttl``): the message lost
-    while Redis keeps its mark is one a worker had received and died before starting (a pool process can
-    hold one while its sibling runs a chunk); Redis would hand it out again only after the visibility
-    timeout (an hour), so the mark lives about ten leases instead. A chunk still waiting in a long queue
-    when its mark expires is sent a second time, which is harmless: the copy finds it leased or done.
+    a pending, due chunk only when it has no mark, so chunks still waiting in the queue are not sent
+    again every sweep. A running chunk whose lease expired (its worker was lost) is re-sent once per lost
+    lease: its mark names that lease, so a plain mark left behind (a duplicate message the lost worker
+    had received, or a sweep that raced the worker's start) cannot hold the takeover back. The marks
+    live in the same Redis as the messages: when Redis restarts empty, messages and marks vanish
+    together and the next sweep sends everything again. A mark expires after ``ttl_seconds``
+    (``mark_ttl``, about ten leases): the message lost while Redis keeps its mark is one a worker had
+    received and died before starting; with ack emulation off (``celery_app``) Redis never hands it out
+    again, so the expiry is what re-sends it. A chunk still waiting in a long queue when its mark
+    expires is sent a second time, which is harmless: the copy finds it leased or done.
     """
 
     def __init__(self, redis_client: Redis, ttl_seconds: int, *, prefix: str = MARK_PREFIX) -> None:
@@ -201,15 +201,27 @@ class DispatchMarks:
         self._ttl = max(1, ttl_seconds)
         self._prefix = prefix
 
-    def _key(self, job_id: str, chunk_no: int) -> str:
-        return f"{self._prefix}{job_id}:{chunk_no}"
+    @property
+    def redis(self) -> Redis:
+        """The broker's Redis these marks live in (the sweeper's heartbeat goes there too)."""
+        return self._redis
 
-    def unmarked(self, job_id: str, chunks: Sequence[int]) -> list[int]:
+    def _key(self, job_id: str, chunk_no: int, lease: str | None = None) -> str:
+        key = f"{self._prefix}{job_id}:{chunk_no}"
+        return f"{key}:{lease}" if lease else key
+
+    def _keys(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None) -> list[str]:
+        if leases is None:
+            return [self._key(job_id, n) for n in chunks]
+        return [self._key(job_id, n, lease) for n, lease in zip(chunks, leases, strict=True)]
+
+    def unmarked(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None = None) -> list[int]:
+        """The chunks with no mark (with ``leases``: no mark for the takeover of that expired lease)."""
         if not chunks:
             return []
         with self._redis.pipeline(transaction=False) as pipe:
-            for n in chunks:
-                pipe.exists(self._key(job_id, n))
+            for key in self._keys(job_id, chunks, leases):
+                pipe.exists(key)
             found = pipe.execute()
         return [n for n, hit in zip(chunks, found, strict=True) if not hit]
 
@@ -217,12 +229,12 @@ class DispatchMarks:
         """A worker started the chunk: its message is no longer waiting."""
         self._redis.delete(self._key(job_id, chunk_no))
 
-    def mark(self, job_id: str, chunks: Sequence[int]) -> None:
+    def mark(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None = None) -> None:
         if not chunks:
             return
         with self._redis.pipeline(transaction=False) as pipe:
-            for n in chunks:
-                pipe.set(self._key(job_id, n), "1", ex=self._ttl)
+            for key in self._keys(job_id, chunks, leases):
+                pipe.set(key, "1", ex=self._ttl)
             pipe.execute()
 
 
@@ -251,12 +263,23 @@ def send_due_chunks(
     """Send one ``run_chunk`` message per due chunk of ``job_id`` (ids only); returns how many were sent.
 
     ``resend_marked=False`` (the sweeper) skips chunks whose message was sent less than a mark ago.
-    Call it only after the transaction that made the chunks due has committed.
+    A chunk whose lease expired (its worker was lost) goes ahead of the queued chunks, so its takeover
+    waits for the next free worker process, not for the whole queue; its mark names the lost lease, so
+    a mark left by a message the lost worker had received (and took with it) cannot hold the takeover
+    back. Call it only after the transaction that made the chunks due has committed.
     """
-    chunks = due_chunks(db, job_id)
+    due = due_chunks_with_expiry(db, job_id)
+    expired = {n: lease for n, lease in due if lease is not None}
+    pending = [n for n, lease in due if lease is None]
     if not resend_marked:
-        chunks = marks.unmarked(job_id, chunks)
-    return send_chunks(sender, marks, job_id, chunks)
+        pending = marks.unmarked(job_id, pending)
+        expired = {n: expired[n] for n in marks.unmarked(job_id, list(expired), list(expired.values()))}
+    if expired:
+        log.info("job.chunks.lease_expired", extra={"job_id": job_id, "chunks": sorted(expired)})
+    sent = send_chunks(
+        sender, marks, job_id, list(expired), priority=STARTED_BEFORE_PRIORITY, leases=list(expired.values())
+    )
+    return sent + send_chunks(sender, marks, job_id, pending)
 
 
 def send_chunks(
@@ -266,11 +289,13 @@ def send_chunks(
     chunks: Sequence[int],
     *,
     priority: int = CHUNK_PRIORITY,
+    leases: Sequence[str] | None = None,
 ) -> int:
-    """Send one ``run_chunk`` message per chunk of ``job_id`` and mark them sent; returns how many."""
+    """Send one ``run_chunk`` message per chunk of ``job_id`` and mark them sent (each mark naming the
+    expired lease it takes over, when ``leases`` are given); returns how many."""
     for n in chunks:
         sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=priority)
-    marks.mark(job_id, chunks)
+    marks.mark(job_id, chunks, leases)
     return len(chunks)
 
 

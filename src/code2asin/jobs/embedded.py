@@ -24,11 +24,20 @@ class PoolOutcome(StrEnum):
 
 
 def due_chunks(db: Database, job_id: str) -> list[int]:
+    """The chunks of ``job_id`` to run now: pending and due, or running with an expired lease."""
+    return [chunk_no for chunk_no, _ in due_chunks_with_expiry(db, job_id)]
+
+
+def due_chunks_with_expiry(db: Database, job_id: str) -> list[tuple[int, str | None]]:
+    """``(chunk_no, expired_lease)`` of each due chunk: ``expired_lease`` is the lease token of the run
+    that started the chunk and was lost (its worker died or hung), so a takeover is due; None for a
+    pending chunk."""
     now = utcnow()
     with db.unit_of_work() as session:
-        return list(
-            session.scalars(
-                select(JobChunk.chunk_no)
+        return [
+            (chunk_no, (owner or "?") if status == ChunkStatus.RUNNING else None)
+            for chunk_no, status, owner in session.execute(
+                select(JobChunk.chunk_no, JobChunk.status, JobChunk.lease_owner)
                 .where(
                     JobChunk.job_id == job_id,
                     or_(
@@ -38,8 +47,8 @@ def due_chunks(db: Database, job_id: str) -> list[int]:
                     ),
                 )
                 .order_by(JobChunk.chunk_no)
-            )
-        )
+            ).all()
+        ]
 
 
 def run_job(

@@ -15,6 +15,7 @@ The same code runs in the embedded pool and in Celery workers; only the dispatch
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +46,8 @@ from code2asin.jobs.models import (
 from code2asin.jobs.rows import merge_candidates, row_result
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.stages import Plan
+
+log = logging.getLogger(__name__)
 
 
 class ChunkOutcome(StrEnum):
@@ -88,33 +91,34 @@ class ChunkRunner(ChunkLookups):
         self.stop_requested = stop_requested
 
     # -- leasing ---------------------------------------------------------------------------------
-    def _take_lease(self, job_id: str, chunk_no: int) -> str | None:
-        """Lease the chunk; returns the lease token (unique per run) or None when not leasable."""
+    def _take_lease(self, job_id: str, chunk_no: int) -> tuple[str, bool] | None:
+        """Lease the chunk; returns the lease token (unique per run) and whether this run takes it over
+        from a lost run (its lease expired), or None when the chunk is not leasable."""
         now = self.clock()
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        leasable = {
+            False: and_(
+                JobChunk.status == ChunkStatus.PENDING,
+                or_(JobChunk.next_attempt_at.is_(None), JobChunk.next_attempt_at <= now),
+            ),
+            True: and_(JobChunk.status == ChunkStatus.RUNNING, JobChunk.lease_expires_at < now),
+        }
         with self.db.unit_of_work() as session:
-            result = session.execute(
-                update(JobChunk)
-                .where(
-                    JobChunk.job_id == job_id,
-                    JobChunk.chunk_no == chunk_no,
-                    or_(
-                        and_(
-                            JobChunk.status == ChunkStatus.PENDING,
-                            or_(JobChunk.next_attempt_at.is_(None), JobChunk.next_attempt_at <= now),
-                        ),
-                        and_(JobChunk.status == ChunkStatus.RUNNING, JobChunk.lease_expires_at < now),
-                    ),
+            for takeover, condition in leasable.items():
+                result = session.execute(
+                    update(JobChunk)
+                    .where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no, condition)
+                    .values(
+                        status=ChunkStatus.RUNNING,
+                        lease_owner=token,
+                        lease_expires_at=now + self.lease,
+                        attempts=JobChunk.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .values(
-                    status=ChunkStatus.RUNNING,
-                    lease_owner=token,
-                    lease_expires_at=now + self.lease,
-                    attempts=JobChunk.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            return token if rowcount(result) else None
+                if rowcount(result):
+                    return token, takeover
+        return None
 
     def _keep_going(self, job_id: str, chunk_no: int, token: str) -> bool:
         """Before each provider call: is the job still processing, and is the lease still ours?
@@ -145,9 +149,20 @@ class ChunkRunner(ChunkLookups):
     @observability.observed_chunk
     def run_chunk(self, job_id: str, chunk_no: int) -> ChunkOutcome:
         """Run one chunk of one job; safe to call twice and from several workers."""
-        token = self._take_lease(job_id, chunk_no)
-        if token is None:
+        lease = self._take_lease(job_id, chunk_no)
+        if lease is None:
             return ChunkOutcome.SKIPPED
+        token, takeover = lease
+        if not takeover:
+            return self._run_leased(job_id, chunk_no, token)
+        # a lost run's chunk: its committed-nothing rows are redone, and the calls it had in flight with
+        # them (the rest are in the lookup cache); the calls of this run are counted as redone
+        observability.CHUNK_TAKEOVERS.inc()
+        log.info("job.chunk.taken_over", extra={"job_id": job_id, "chunk": chunk_no})
+        with observability.bind(redo=True):
+            return self._run_leased(job_id, chunk_no, token)
+
+    def _run_leased(self, job_id: str, chunk_no: int, token: str) -> ChunkOutcome:
         with self.db.unit_of_work() as session:
             job = session.get(Job, job_id)
             if job is None or job.status != JobStatus.PROCESSING:

@@ -2,8 +2,12 @@
 
 * ``code2asin.run_chunk(job_id, chunk_no)``: run one chunk with the ``ChunkRunner``. Safe to deliver twice:
   a second copy finds the chunk leased or done and does nothing.
-* ``code2asin.sweep()``: sent by beat every ``sweep_seconds``; re-sends expired leases, due retries and
-  messages Redis lost, and completes finished jobs.
+* The sweep is not a task: beat's own process runs it on a thread every ``sweep_seconds``
+  (``start_sweeper``, on Celery's ``beat_init`` signal): it re-sends expired leases, due retries and
+  messages Redis lost, starts due price-tracking runs and completes finished jobs. As a task it waited
+  for a free pool process, and with every process busy on long chunks a dead worker's chunk waited that
+  long again (takeovers of 89 s and 249 s with a 30 s lease); on beat's thread it runs on time, and
+  each sweep leaves a heartbeat in Redis that ``code2asin healthcheck beat`` reads.
 
 Task messages carry ids only (never settings or secrets). Each worker process builds its database
 engine, its Redis limiter and its provider plans once (per plan and marketplace), after the fork, so the
@@ -26,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -50,10 +55,10 @@ from code2asin.jobs.job_end import fail_job
 from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
 from code2asin.jobs.queues import (
     COPY_IMAGE_TASK,
-    HANDED_BACK_PRIORITY,
     IMAGES_QUEUE,
     RUN_CHUNK_TASK,
-    SWEEP_TASK,
+    STARTED_BEFORE_PRIORITY,
+    SWEEP_HEARTBEAT_KEY,
 )
 from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.providers.ratelimit import RateLimiter, create_limiter
@@ -244,7 +249,7 @@ def run_chunk(
 
 def _hand_back(runtime: WorkerRuntime, sender: TaskSender, job_id: str, chunk_no: int) -> str:
     """Shutting down: send the chunk's message again for another worker (the chunk is not leased)."""
-    send_chunks(sender, runtime.marks, job_id, [chunk_no], priority=HANDED_BACK_PRIORITY)
+    send_chunks(sender, runtime.marks, job_id, [chunk_no], priority=STARTED_BEFORE_PRIORITY)
     log.info("job.chunk.handed_back", extra={"job_id": job_id, "chunk": chunk_no})
     return HANDED_BACK
 
@@ -261,9 +266,40 @@ def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
     return sent
 
 
+def sweep_and_beat(runtime: WorkerRuntime, sender: TaskSender, now: float) -> int:
+    """One sweep, then the heartbeat (kept ten periods) that says it ran; returns messages sent."""
+    sent = sweep(runtime, sender)
+    period = runtime.settings.worker.sweep_seconds
+    runtime.marks.redis.set(SWEEP_HEARTBEAT_KEY, f"{now:.3f}", ex=max(10, int(10 * period)))
+    return sent
+
+
+def start_sweeper(runtime: WorkerRuntime, sender: TaskSender) -> threading.Thread:
+    """Sweep now and every ``sweep_seconds`` on a daemon thread of this (beat's) process.
+
+    A failed sweep (database or Redis down) is logged and the next one runs on time.
+    """
+    period = runtime.settings.worker.sweep_seconds
+
+    def forever() -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                sweep_and_beat(runtime, sender, time.time())
+            except Exception:  # the sweeper outlives any one failure; the next sweep retries
+                log.exception("job.sweep.failed")
+            time.sleep(max(0.0, period - (time.monotonic() - started)))
+
+    thread = threading.Thread(target=forever, name="code2asin-sweeper", daemon=True)
+    thread.start()
+    log.info("job.sweeper.started", extra={"sweep_seconds": period})
+    return thread
+
+
 def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
-    """Bind ``code2asin.run_chunk`` and ``code2asin.sweep`` to the Celery ``app``; returns their runtime."""
-    from celery.signals import worker_process_shutdown, worker_shutting_down
+    """Bind ``code2asin.run_chunk`` and ``code2asin.copy_image`` to the Celery ``app``, and the sweeper to
+    its beat; returns their runtime."""
+    from celery.signals import beat_init, worker_process_shutdown, worker_shutting_down
 
     runtime = WorkerRuntime(settings)
     observability.instrument_celery(app, settings)
@@ -271,9 +307,6 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
     def run_chunk_task(task: Any, job_id: str, chunk_no: int) -> str:
         hostname = str(task.request.hostname or "worker")
         return run_chunk(runtime, job_id, int(chunk_no), worker_name=hostname, sender=app)
-
-    def sweep_task() -> int:
-        return sweep(runtime, app)
 
     def copy_image_task(task_id: int) -> str:
         return runtime.copier.run(int(task_id)).value
@@ -286,7 +319,6 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
 
     app.task(name=RUN_CHUNK_TASK, bind=True, ignore_result=True, acks_late=True)(run_chunk_then_images)
     app.task(name=COPY_IMAGE_TASK, ignore_result=True, acks_late=True, queue=IMAGES_QUEUE)(copy_image_task)
-    app.task(name=SWEEP_TASK, ignore_result=True, acks_late=False)(sweep_task)
 
     def _close(**_: Any) -> None:
         runtime.close()
@@ -295,6 +327,10 @@ def register_tasks(app: Any, settings: Settings) -> WorkerRuntime:
         log.info("worker.shutting_down", extra={"pid": os.getpid()})
         runtime.shutdown.set()
 
+    def _beat_started(**_: Any) -> None:
+        start_sweeper(runtime, app)
+
+    beat_init.connect(_beat_started, weak=False)
     worker_process_shutdown.connect(_close, weak=False)
     worker_shutting_down.connect(_shutting_down, weak=False)
     return runtime

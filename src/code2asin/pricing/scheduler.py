@@ -1,7 +1,7 @@
 """The single price-tracking scheduler: start the runs of due trackers, once per due time.
 
 ``run_due_trackers(db, dispatch, now)`` is called by the sweeps (the embedded dispatcher's sweeper thread,
-the Celery beat ``code2asin.sweep`` task). A tracker is due when ``next_run_at <= now``. Its run is
+beat's sweeper thread, ``jobs.tasks.start_sweeper``). A tracker is due when ``next_run_at <= now``. Its run is
 claimed with a conditional UPDATE on the ``next_run_at`` it was read with, so two sweepers never start
 the same run, and the new ``next_run_at`` is the schedule's next slot **after now**: when the scheduler
 was down for three slots, it runs once on its return, not three times.

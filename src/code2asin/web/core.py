@@ -19,13 +19,14 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from code2asin.accounts.models import Permission
 from code2asin.accounts.service import Principal
 from code2asin.config import Settings
-from code2asin.db import Database
+from code2asin.db import DATABASE_RETRY_AFTER_SECONDS, Database, database_unavailable
 from code2asin.errors import NotFoundError
 from code2asin.jobs.dispatch import Dispatcher
 from code2asin.storage import Storage, open_storage
@@ -236,18 +237,23 @@ def route_class(web: WebApp) -> type[APIRoute]:
             async def handler(request: Request) -> Response:
                 session = web.codec.load(request.cookies.get(SESSION_COOKIE))
                 lang = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-                principal = None
-                if session.user_id:
-                    principal = await run_in_threadpool(_load_principal, web, session.user_id)
-                    if principal is None:
-                        session.rotate(None)
-                page = Page(request, web, session, Translator(lang), principal)
-                request.state.code2asin_page = page
                 try:
-                    response = await _guarded(page, request, original)
-                finally:
-                    if page.form is not None:
-                        await page.form.close()
+                    principal = None
+                    if session.user_id:
+                        principal = await run_in_threadpool(_load_principal, web, session.user_id)
+                        if principal is None:
+                            session.rotate(None)
+                    page = Page(request, web, session, Translator(lang), principal)
+                    request.state.code2asin_page = page
+                    try:
+                        response = await _guarded(page, request, original)
+                    finally:
+                        if page.form is not None:
+                            await page.form.close()
+                except SQLAlchemyError as exc:
+                    if not database_unavailable(exc):
+                        raise
+                    return _unavailable_page(Page(request, web, session, Translator(lang), None))
                 if session.changed:
                     response.set_cookie(
                         SESSION_COOKIE,
@@ -263,6 +269,13 @@ def route_class(web: WebApp) -> type[APIRoute]:
             return handler
 
     return WebRoute
+
+
+def _unavailable_page(page: Page) -> HTMLResponse:
+    """503 "database unavailable, retrying": the page reloads itself after ``Retry-After`` seconds."""
+    response = page.render("unavailable.html", status_code=503, retry_after=DATABASE_RETRY_AFTER_SECONDS)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 async def _guarded(

@@ -21,6 +21,12 @@ MESSAGES_EN: dict[str, str] = {
     "error.csrf": "The form expired or came from another site: reload the page and try again.",
     "error.forbidden": "Your account lacks the permission {permission}.",
     "error.not_found": "This job does not exist or you cannot see it.",
+    "unavailable.title": "Database unavailable, retrying",
+    "unavailable.message": (
+        "The database does not answer right now. This page tries again every {seconds} seconds; "
+        "nothing you saved is lost."
+    ),
+    "unavailable.retry": "Try again now",
     "error.back": "Back to the jobs",
     "error.too_large": "The upload is over the size limit (CODE2ASIN_MAX_UPLOAD_BYTES).",
     "jobs.title": "Jobs",

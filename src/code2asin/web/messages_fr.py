@@ -18,6 +18,12 @@ MESSAGES_FR: dict[str, str] = {
     "error.csrf": "Le formulaire a expiré ou vient d'un autre site : rechargez la page et réessayez.",
     "error.forbidden": "Votre compte n'a pas la permission {permission}.",
     "error.not_found": "Ce job n'existe pas ou vous ne pouvez pas le voir.",
+    "unavailable.title": "Base de données indisponible, nouvel essai en cours",
+    "unavailable.message": (
+        "La base de données ne répond pas pour l'instant. Cette page réessaie toutes les {seconds} "
+        "secondes ; rien de ce qui est enregistré n'est perdu."
+    ),
+    "unavailable.retry": "Réessayer maintenant",
     "error.back": "Retour aux jobs",
     "error.too_large": "Le fichier dépasse la taille maximale (CODE2ASIN_MAX_UPLOAD_BYTES).",
     "jobs.title": "Jobs",
