@@ -323,3 +323,41 @@ def start_import_phone(page: Page) -> None:
     page.get_by_label("Code fournisseur").fill("MOBILE")
     page.get_by_role("button", name="Aperçu").click()
     expect(page.locator("#detected-columns")).to_be_visible()
+
+
+def test_empty_lists_say_what_to_do_next_and_filters_say_when_they_hide_everything(
+    page: Page, live: Live
+) -> None:
+    sign_in(page)
+    empty = page.locator("[data-empty=none]")
+    expect(empty).to_contain_text("No job yet.")
+    expect(empty.get_by_role("link", name="New import")).to_have_attribute("href", "/code2asin/ui/import")
+    page.goto("/code2asin/ui/jobs?status=failed")
+    filtered = page.locator("[data-empty=filtered]")
+    expect(filtered).to_have_text("No job matches these filters. Show all jobs")
+    filtered.get_by_role("link", name="Show all jobs").click()
+    expect(page.locator("[data-empty=none]")).to_contain_text("No job yet.")
+
+    page.goto("/code2asin/ui/trackers")
+    expect(empty).to_contain_text("No tracker yet.")
+    expect(empty.get_by_role("link", name="New tracker")).to_have_attribute(
+        "href", "/code2asin/ui/trackers/new"
+    )
+    live.shot(page, "trackers-empty")
+    page.goto("/code2asin/ui/alerts")
+    expect(empty).to_contain_text("No alert yet.")
+    expect(page.get_by_text("No alert matches these filters.")).to_have_count(0)
+    expect(empty.get_by_role("link", name="Price tracking")).to_have_attribute(
+        "href", "/code2asin/ui/trackers"
+    )
+    live.shot(page, "alerts-empty")
+    page.goto("/code2asin/ui/alerts?kind=out_of_stock")
+    expect(page.locator("[data-empty=filtered]")).to_contain_text("No alert matches these filters.")
+
+    # the icon the tab shows, and the one browsers fetch on their own
+    icon = page.locator("link[rel=icon]")
+    expect(icon).to_have_attribute("href", "/code2asin/ui/static/favicon.svg")
+    for url in ("/code2asin/ui/static/favicon.svg", "/favicon.ico"):
+        answer = page.request.get(live.base_url + url)
+        assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml", url
+        assert answer.text().startswith("<svg")
