@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -180,9 +181,7 @@ def assert_every_row_exactly_once(db: Database, job_id: str, rows: int) -> None:
         row_nos = list(session.scalars(select(JobItem.row_no).where(JobItem.job_id == job_id)))
         statuses = dict(
             session.execute(
-                select(JobItem.status, func.count())
-                .where(JobItem.job_id == job_id)
-                .group_by(JobItem.status)
+                select(JobItem.status, func.count()).where(JobItem.job_id == job_id).group_by(JobItem.status)
             ).all()
         )
         logs_per_row = dict(
@@ -463,6 +462,29 @@ def make_cluster(
         for cluster in made:
             cluster.stop()
         db.dispose()
+
+
+def start_serve(env: dict[str, str], folder: Path, *options: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``code2asin serve`` on a free loopback port with ``env`` (log in ``folder/serve.log``); returns the
+    process and its port once ``/code2asin/health`` answers. The caller stops the process."""
+    port = free_port()
+    with (folder / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "code2asin", "serve", "--port", str(port), *options],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as Cluster.kill expects
+        )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/code2asin/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 30, "code2asin serve to answer")
+    return server, port
 
 
 def slow_upload(port: int, body: bytes, boundary: str, token: str) -> socket.socket:

@@ -142,34 +142,13 @@ class Containers:
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = RedisServer(folder)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
-def slow_sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer("127.0.0.1", 0, quotas=None).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def containers(
-    image: str, postgres_url: str, private_redis: RedisServer, slow_sandbox: SandboxServer, tmp_path: Path
+    image: str, postgres_url: str, redis_server: RedisServer, sandbox: SandboxServer, tmp_path: Path
 ) -> Iterator[Containers]:
     env = cluster_env(
-        slow_sandbox,
+        sandbox,
         postgres_url,
-        private_redis.url,
+        redis_server.url,
         Path("/data"),
         # slow chunks (one catalog call a second, shared through Redis) and a long lease: a chunk is
         # held long enough to be caught, and only a hand-back explains a quick takeover

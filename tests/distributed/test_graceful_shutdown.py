@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from sqlalchemy import select
 
 from code2asin.jobs.models import ChunkStatus, ConversionLog, JobChunk
 
-from .conftest import Cluster, free_port, multipart_import, slow_upload, wait_for
+from .conftest import Cluster, multipart_import, slow_upload, start_serve, wait_for
 
 CODES = 600
 LEASE_SECONDS = 120
@@ -117,23 +116,8 @@ def test_sigterm_to_serve_finishes_the_request_in_flight_and_exits_0(tmp_path: P
         text=True,
         check=True,
     ).stdout.strip()
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [*code2asin, "serve", "--port", str(port), "--graceful-timeout", "30"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server, port = start_serve(env, tmp_path, "--graceful-timeout", "30")
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/code2asin/health").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(up, 30, "code2asin serve to answer")
         health_url = f"--url=http://127.0.0.1:{port}/code2asin/health"
         assert _healthcheck(env, "api", health_url).returncode == 0
         boundary = "code2asin-test-boundary"

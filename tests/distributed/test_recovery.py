@@ -24,7 +24,7 @@ from sqlalchemy import select
 from code2asin.accounts.service import create_user
 from code2asin.jobs.models import ChunkStatus, JobChunk
 
-from .conftest import Cluster, PostgresServer, free_port, wait_for
+from .conftest import Cluster, PostgresServer, start_serve, wait_for
 
 CODES = 3000
 LEASE_SECONDS = 8
@@ -207,24 +207,8 @@ def _start_api(cluster: Cluster) -> tuple[int, str]:
         text=True,
         check=True,
     ).stdout.strip()
-    port = free_port()
-    with (cluster.folder / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [*code2asin, "serve", "--port", str(port)],
-            env=cluster.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server, port = start_serve(cluster.env, cluster.folder)
     cluster.processes["serve"] = server  # killed with the cluster
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/code2asin/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30, "code2asin serve to answer")
     return port, token
 
 

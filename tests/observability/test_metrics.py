@@ -46,6 +46,15 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def growth(before: Samples, after: Samples) -> Callable[..., float]:
+    """``grew(name, **labels)``: how much a series grew between two scrapes."""
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    return grew
+
+
 def test_metrics_count_codes_provider_calls_and_chunks_after_a_completed_sandbox_job(
     any_db: Database,
     make_runner: Callable[[Database], ChunkRunner],
@@ -58,8 +67,7 @@ def test_metrics_count_codes_provider_calls_and_chunks_after_a_completed_sandbox
     assert run_job(any_db, make_runner(any_db), job_id) is PoolOutcome.FINISHED
     after = scrape(any_db, tmp_path)
 
-    def grew(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    grew = growth(before, after)
 
     matched = grew("code2asin_codes_processed_total", outcome="matched")
     not_found = grew("code2asin_codes_processed_total", outcome="not_found")
@@ -87,8 +95,7 @@ def test_a_429_from_the_sandbox_is_counted_as_a_rate_limited_provider_call_and_a
     assert run_job(any_db, make_runner(any_db), job_id) is PoolOutcome.WAITING
     after = scrape(any_db, tmp_path)
 
-    def grew(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    grew = growth(before, after)
 
     throttled = grew(
         "code2asin_provider_calls_total", provider="spapi", operation="identify", status="api_rate_limit"
@@ -137,8 +144,7 @@ def test_a_chunk_taken_over_from_a_lost_run_counts_a_takeover_and_its_calls_as_r
     assert runner.run_chunk(job_id, 0) is ChunkOutcome.SKIPPED  # done: nothing to take over
     after = scrape(any_db, tmp_path)
 
-    def grew(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    grew = growth(before, after)
 
     assert grew("code2asin_chunk_takeovers_total") == 1
     calls = grew("code2asin_provider_calls_total", provider="spapi", operation="identify", status="ok")
@@ -162,7 +168,7 @@ def test_a_pending_chunk_run_is_no_takeover_and_redoes_no_call(
     before = scrape(any_db, tmp_path)
     assert make_runner(any_db).run_chunk(job_id, 0) is ChunkOutcome.DONE
     after = scrape(any_db, tmp_path)
-    assert value(after, "code2asin_chunk_takeovers_total") == value(before, "code2asin_chunk_takeovers_total")
+    assert growth(before, after)("code2asin_chunk_takeovers_total") == 0
     redone = [
         k for k in after if k[0] == "code2asin_redone_provider_calls_total" and after[k] != before.get(k, 0)
     ]

@@ -255,22 +255,16 @@ def _hand_back(runtime: WorkerRuntime, sender: TaskSender, job_id: str, chunk_no
 
 
 def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
-    """Start due price-tracking runs, then re-send what is due for every processing job and complete
-    finished ones; returns messages sent."""
+    """Start due price-tracking runs, re-send what is due for every processing job and complete finished
+    ones, then leave the heartbeat (kept ten periods) saying a sweep ran; returns messages sent."""
     from code2asin.pricing.scheduler import sweep_pricing
 
     sweep_pricing(runtime.db, None, utcnow())  # the new runs' chunks go out with sweep_jobs below
     sent = sweep_jobs(runtime.db, sender, runtime.marks)
     if sent:
         log.info("job.sweep.sent", extra={"messages": sent})
-    return sent
-
-
-def sweep_and_beat(runtime: WorkerRuntime, sender: TaskSender, now: float) -> int:
-    """One sweep, then the heartbeat (kept ten periods) that says it ran; returns messages sent."""
-    sent = sweep(runtime, sender)
     period = runtime.settings.worker.sweep_seconds
-    runtime.marks.redis.set(SWEEP_HEARTBEAT_KEY, f"{now:.3f}", ex=max(10, int(10 * period)))
+    runtime.marks.redis.set(SWEEP_HEARTBEAT_KEY, f"{time.time():.3f}", ex=max(10, int(10 * period)))
     return sent
 
 
@@ -285,7 +279,7 @@ def start_sweeper(runtime: WorkerRuntime, sender: TaskSender) -> threading.Threa
         while True:
             started = time.monotonic()
             try:
-                sweep_and_beat(runtime, sender, time.time())
+                sweep(runtime, sender)
             except Exception:  # the sweeper outlives any one failure; the next sweep retries
                 log.exception("job.sweep.failed")
             time.sleep(max(0.0, period - (time.monotonic() - started)))
