@@ -19,7 +19,10 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.models import utcnow
 
-PUBLIC = {"/code2asin/health", "/code2asin/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+PUBLIC = {
+    "/code2asin/health", "/code2asin/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+    "/favicon.ico",
+}  # fmt: skip
 FAKE_ID = "00000000-0000-4000-8000-000000000000"
 
 

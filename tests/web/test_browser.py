@@ -265,12 +265,24 @@ def test_browser_user_pauses_and_resumes_a_400_code_job_while_progress_updates_l
     expect(page.locator("#job-status")).to_contain_text("Paused")
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
     expect(page.locator("#timeline")).to_contain_text("Paused")
+    # the people and processes behind each step, named as a person reads them (never a thread id)
+    expect(page.locator("#timeline .event-pause .actor")).to_have_text("by alice")
+    expect(page.locator("#timeline .event-pause .actor")).to_have_attribute("title", "user:alice")
     live.shot(page, "job-paused")
+    page.wait_for_timeout(3_000)  # the scenario: the job stays paused three seconds
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("#timeline")).to_contain_text("Resumed")
+    expect(page.locator(".flash-success")).to_have_text("The job resumed.")
     expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
     expect(page.locator("#tile-total")).to_have_text("400")
     expect(page.locator("#progress-text")).to_have_text("400 of 400 codes processed")
+    # the banner of the last click is gone once the job moved on; the total leaves the pause out
+    expect(page.locator(".flash")).to_have_count(0)
+    expect(page.locator("#timeline .event-complete .actor")).to_have_text("by in-process worker")
+    expect(page.locator("#timeline")).not_to_contain_text("embedded-")
+    paused = page.locator("#paused-time").inner_text()
+    assert re.fullmatch(r"\(\d+\.\d s paused, not counted\)", paused), paused
+    assert float(paused[1:].split()[0]) >= 3.0, paused
     page.get_by_role("link", name="Jobs", exact=True).click()
     expect(page.locator("tr[data-job-id] .badge-completed")).to_be_visible()
     live.shot(page, "jobs-list")
@@ -323,3 +335,42 @@ def start_import_phone(page: Page) -> None:
     page.get_by_label("Code fournisseur").fill("MOBILE")
     page.get_by_role("button", name="Aperçu").click()
     expect(page.locator("#detected-columns")).to_be_visible()
+
+
+def test_empty_lists_say_what_to_do_next_and_filters_say_when_they_hide_everything(
+    page: Page, live: Live
+) -> None:
+    sign_in(page)
+    empty = page.locator("[data-empty=none]")
+    expect(empty).to_contain_text("No job yet.")
+    expect(empty.get_by_role("link", name="New import")).to_have_attribute("href", "/code2asin/ui/import")
+    page.goto("/code2asin/ui/jobs?status=failed")
+    filtered = page.locator("[data-empty=filtered]")
+    expect(filtered).to_have_text("No job matches these filters. Show all jobs")
+    filtered.get_by_role("link", name="Show all jobs").click()
+    expect(page.locator("[data-empty=none]")).to_contain_text("No job yet.")
+
+    page.goto("/code2asin/ui/trackers")
+    expect(empty).to_contain_text("No tracker yet.")
+    # the page's own "New tracker" button is the next step: one link, not two
+    expect(page.get_by_role("link", name="New tracker")).to_have_attribute(
+        "href", "/code2asin/ui/trackers/new"
+    )
+    live.shot(page, "trackers-empty")
+    page.goto("/code2asin/ui/alerts")
+    expect(empty).to_contain_text("No alert yet.")
+    expect(page.get_by_text("No alert matches these filters.")).to_have_count(0)
+    expect(empty.get_by_role("link", name="Price tracking")).to_have_attribute(
+        "href", "/code2asin/ui/trackers"
+    )
+    live.shot(page, "alerts-empty")
+    page.goto("/code2asin/ui/alerts?kind=out_of_stock")
+    expect(page.locator("[data-empty=filtered]")).to_contain_text("No alert matches these filters.")
+
+    # the icon the tab shows, and the one browsers fetch on their own
+    icon = page.locator("link[rel=icon]")
+    expect(icon).to_have_attribute("href", "/code2asin/ui/static/favicon.svg")
+    for url in ("/code2asin/ui/static/favicon.svg", "/favicon.ico"):
+        answer = page.request.get(live.base_url + url)
+        assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml", url
+        assert answer.text().startswith("<svg")

@@ -183,7 +183,7 @@ def test_manual_validation_names_the_row_and_its_marketplace(signed_in: Web, tmp
     assert f"Row {missing_de} on DE now has the ASIN B00KWB94LS." in done.text
     row = _row(done.text, missing_de, "DE")
     assert "B00KWB94LS" in row and "match-manual" in row
-    assert '<span data-provider="manual (user:alice)"><strong>manual (user:alice)</strong> (ASIN)' in row
+    assert '<span data-provider="manual (alice)"><strong>manual (alice)</strong> (ASIN)' in row
     with web.db.sessions() as session:
         rows = session.execute(
             select(JobItem.marketplace, JobItem.asin).where(

@@ -270,7 +270,7 @@ def test_alerts_are_filtered_and_acknowledged_with_the_supplier_scope_kept(web: 
     assert ack.status_code == 200 and f"Alert {move} is acknowledged." in ack.text
     assert ack.text.count("<tr data-alert-id=") == 1  # back to the "not acknowledged" filter
     done = web.client.get(f"{UI}/alerts", params={"acknowledged": "yes"}).text
-    assert f'data-alert-id="{move}"' in done and "user:scoped" in done
+    assert f'data-alert-id="{move}"' in done and ">scoped</span>" in done
     assert (
         web.client.post(f"{UI}/alerts/{hidden}/acknowledge", data={"csrf_token": _csrf(web)}).status_code
         == 404

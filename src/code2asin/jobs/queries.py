@@ -10,7 +10,7 @@ and still carries an error), not the conversion logs, so ``stats/errors`` agrees
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -126,7 +126,8 @@ def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None 
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.completed_at,
-        "duration_seconds": duration_seconds(job),
+        "duration_seconds": processing_seconds(session, job),
+        "elapsed_seconds": duration_seconds(job),
         "statistics": stats.as_dict(),
         "statistics_by_marketplace": {
             m: st.as_dict() for m, st in statistics_by_marketplace(grid, marketplaces).items()
@@ -148,16 +149,46 @@ def job_timeline(session: Session, job_id: str) -> list[JobEvent]:
     return list(session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
 
 
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def duration_seconds(job: Job) -> float | None:
+    """Wall time from the first start to the end (or now), pauses included."""
     if job.started_at is None:
         return None
-    end: datetime = job.completed_at or utcnow()
-    start = job.started_at
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=end.tzinfo)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=start.tzinfo)
-    return (end - start).total_seconds()
+    end = _aware(job.completed_at or utcnow())
+    return (end - _aware(job.started_at)).total_seconds()
+
+
+def processing_seconds(session: Session, job: Job, now: datetime | None = None) -> float | None:
+    """The time the job spent processing: each span from a transition into ``processing`` to the next one
+    out of it (pause, cancel, completion, failure), the open span counting up to ``now``. Paused and
+    waiting-for-retry time is not in it. One query over the job's transitions."""
+    if job.started_at is None:
+        return None
+    rows = session.execute(
+        select(JobEvent.at, JobEvent.from_status, JobEvent.to_status)
+        .where(
+            JobEvent.job_id == job.id,
+            (JobEvent.to_status == JobStatus.PROCESSING) | (JobEvent.from_status == JobStatus.PROCESSING),
+        )
+        .order_by(JobEvent.id)
+    ).all()
+    if not rows:
+        return duration_seconds(job)
+    total = 0.0
+    since: datetime | None = None
+    for at, before, after in rows:
+        if after == JobStatus.PROCESSING and since is None:
+            since = _aware(at)
+        elif before == JobStatus.PROCESSING and after != JobStatus.PROCESSING and since is not None:
+            total += (_aware(at) - since).total_seconds()
+            since = None
+    if since is not None:
+        end = _aware(job.completed_at) if job.completed_at else _aware(now or utcnow())
+        total += max(0.0, (end - since).total_seconds())
+    return total
 
 
 def global_statistics(session: Session, *, suppliers: frozenset[str] | None = None) -> dict[str, Any]:

@@ -130,6 +130,37 @@ def format_percent(value: float | None, scale: float = 1.0) -> str:
     return "—" if value is None else f"{value * scale:.1f}\u00a0%"
 
 
+#: actors named by a fixed catalogue key
+_FIXED_ACTORS = {
+    "sweeper": "actor.scheduler",
+    "beat": "actor.scheduler",
+    "scheduler": "actor.scheduler",
+    "cli": "actor.cli",
+    "embedded": "actor.embedded",
+}
+
+
+def actor_label(t: Translator, actor: str | None) -> str:
+    """Who did it, as a person reads it: ``user:alice`` → ``alice``, ``token:ci`` → ``API token ci``,
+    ``sweeper`` → ``scheduler``, ``cli`` → ``command line``, ``embedded-…`` → ``in-process worker``, a Celery
+    run ``w1@host/4242/1a2b3c4d`` → ``worker w1@host (process 4242)``. Anything else is shown as it is."""
+    actor = actor or ""
+    kind, _, rest = actor.partition(":")
+    name, _, process = actor.partition("/")
+    pid = process.split("/")[0]
+    if kind == "user" and rest:
+        label = rest
+    elif kind == "token" and rest:
+        label = t("actor.token", name=rest)
+    elif actor.split("-")[0] in _FIXED_ACTORS:
+        label = t(_FIXED_ACTORS[actor.split("-")[0]])
+    elif "@" in name:
+        label = t("actor.worker", name=name, pid=pid) if pid.isdigit() else t("actor.worker_only", name=name)
+    else:
+        label = actor
+    return label
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -200,6 +231,7 @@ class Page:
             "root": self.root,
             "here": self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else ""),
             "duration": format_duration,
+            "actor": lambda raw: actor_label(self.t, raw),
         }
         base.update(values)
         return base

@@ -14,7 +14,7 @@ from code2asin.web.i18n import LANG_COOKIE, LANGUAGES
 
 PageDep = Annotated[Page, Depends(current_page)]
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
+STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 LANG_MAX_AGE = 365 * 24 * 3600
 
 
@@ -63,8 +63,14 @@ def static(name: str) -> Response:
     return FileResponse(STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "max-age=300"})
 
 
+def favicon() -> Response:
+    """``/favicon.ico``, which browsers ask for on their own: the SVG icon (current browsers draw it)."""
+    return static("favicon.svg")
+
+
 def install(router: APIRouter) -> None:
     router.add_api_route("/", home, methods=["GET"])
+    router.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     router.add_api_route(f"{UI}/login", login_form, methods=["GET"])
     router.add_api_route(f"{UI}/login", login, methods=["POST"])
     router.add_api_route(f"{UI}/logout", logout, methods=["POST"])

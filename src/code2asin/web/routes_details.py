@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from code2asin.accounts.models import Permission
 from code2asin.jobs import queries, result_queries
 from code2asin.jobs.models import JobStatus
-from code2asin.web.core import UI, Page, current_page, format_percent
+from code2asin.web.core import UI, Page, actor_label, current_page, format_percent
 from code2asin.web.paging import page_number, pager, with_query
 
 PageDep = Annotated[Page, Depends(current_page)]
@@ -103,7 +103,8 @@ def field_sources(page: Page, sources: dict[str, str]) -> list[tuple[str, list[s
     for name in sorted(sources, key=lambda f: (order.get(f, len(order)), f)):
         provider = str(sources[name])
         if provider.startswith(MANUAL_SOURCE):
-            provider = page.t("results.source.manual", actor=provider[len(MANUAL_SOURCE) :])
+            who = actor_label(page.t, provider[len(MANUAL_SOURCE) :])
+            provider = page.t("results.source.manual", actor=who)
         label = page.t(f"field.{name}") if name in order else name
         grouped.setdefault(provider, []).append(label)
     return list(grouped.items())

@@ -59,6 +59,8 @@
       var badge = document.querySelector("#job-status .badge");
       if (badge) { badge.className = "badge badge-" + status; badge.textContent = data.status_label; }
       document.getElementById("actions").innerHTML = data.actions_html;
+      // "The job started." is past news once the status moved on: drop it, keep any error
+      Array.prototype.forEach.call(document.querySelectorAll(".flash-success"), function (el) { el.remove(); });
       refreshPanel();
     }
     main.setAttribute("data-active", data.active ? "true" : "false");
