@@ -136,7 +136,11 @@ def test_results_filter_by_marketplace_and_show_availability_and_field_sources(
     assert web.client.get(url, params={"marketplace": "JP"}).text.count('<tr data-row="') == 21
 
     for row, places in found.items():
-        cell = re.search(r'<td class="available-on">(.*?)</td>', _row(everything, row, "FR"), re.S)
+        cell = re.search(
+            r'<td class="available-on" data-label="Available on">(.*?)</td>',
+            _row(everything, row, "FR"),
+            re.S,
+        )
         assert cell
         if places:
             assert cell.group(1).startswith(", ".join(places)) and f"({len(places)}/3)" in cell.group(1)
@@ -146,8 +150,10 @@ def test_results_filter_by_marketplace_and_show_availability_and_field_sources(
     assert "badge-not_found" in _row(german, missing_de, "DE")
 
     matched = _row(everything, 1, "FR")
-    assert '<td class="marketplace">FR</td>' in matched
-    sources = re.search(r"<span class=\"small sources\" data-sources>(.*?)</span>\s*</td>", matched, re.S)
+    assert '<td class="marketplace" data-label="Marketplace">FR</td>' in matched
+    sources = re.search(
+        r"<details class=\"small sources\" data-sources>(.*?)</details>\s*</td>", matched, re.S
+    )
     assert sources, matched
     assert '<span data-provider="spapi"><strong>spapi</strong> (ASIN, title' in sources.group(1)
     assert 'data-provider="creators"' in sources.group(1) and "price" in sources.group(1)

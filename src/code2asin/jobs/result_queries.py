@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from code2asin.errors import InvalidValueError
@@ -21,6 +21,19 @@ from code2asin.jobs.stats_snapshot import GridRow, job_grid, statistics_from_gri
 from code2asin.match_review import price_difference_percent
 
 UrlFor = Callable[[str], str | None]
+#: the results' sortable columns: input row (the default), status, confidence, price difference
+RESULT_SORTS: dict[str, Any] = {
+    "row": JobItem.row_no,
+    # the order the status filter lists them in: found, not found, invalid, failed, still pending
+    "status": case(
+        {s: n for n, s in enumerate(("matched", "not_found", "invalid", "failed", "pending"))},
+        value=JobItem.status,
+        else_=9,
+    ),
+    "confidence": JobItem.match_confidence,
+    "price_difference": (JobItem.amazon_price - JobItem.supplier_price)
+    / func.nullif(JobItem.supplier_price, 0),
+}
 
 
 def _filtered_total(
@@ -64,6 +77,8 @@ def result_item(item: JobItem, url_for: UrlFor) -> dict[str, Any]:
         "status": item.status,
         "error_type": item.error_type,
         "error_message": item.error_message,
+        "supplier_price": float(item.supplier_price) if item.supplier_price is not None else None,
+        "price_difference_percent": price_difference_percent(item.amazon_price, item.supplier_price),
         "candidates": list(item.candidates or []),
         "field_sources": dict(item.field_sources or {}),
         "needs_review": bool(item.review_flags) and item.status == ItemStatus.MATCHED,
@@ -84,8 +99,10 @@ def results_page(
     needs_review: bool | None = None,
     page: int = 1,
     limit: int = 50,
+    order_by: tuple[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """The seed's results: the job's tiles (over every row) and one page of rows in input order.
+    """The seed's results: the job's tiles (over every row) and one page of rows in input order (or by
+    ``order_by``: one of ``RESULT_SORTS`` and whether descending; rows without the value come last).
 
     ``total`` is the job's row count (the seed's meaning); ``filtered_total`` counts the rows that match
     the filters. ``url_for`` turns a stored image key into a URL (``Storage.url``). A job on several
@@ -119,7 +136,14 @@ def results_page(
     # The page's ids first (an index-only walk of (job_id, match_type|status, row_no) INCLUDE id on
     # PostgreSQL), then only those rows: a deep OFFSET skips index entries, not table rows.
     # one marketplace: input order alone, so the filtered walks stay on the (job, filter, row) indexes
-    order = (JobItem.row_no,) if len(marketplaces) == 1 else (JobItem.row_no, JobItem.marketplace)
+    order: tuple[Any, ...] = (
+        (JobItem.row_no,) if len(marketplaces) == 1 else (JobItem.row_no, JobItem.marketplace)
+    )
+    if order_by is not None and order_by[0] in RESULT_SORTS and order_by[0] != "row":
+        column = RESULT_SORTS[order_by[0]]
+        order = ((column.desc() if order_by[1] else column.asc()).nulls_last(), *order)
+    elif order_by is not None and order_by[1]:
+        order = tuple(c.desc() for c in order)
     page_ids = (
         select(JobItem.id).where(*where).order_by(*order).offset(_offset(page, limit)).limit(limit).subquery()
     )

@@ -30,6 +30,7 @@ from code2asin.db import DATABASE_RETRY_AFTER_SECONDS, Database, database_unavai
 from code2asin.errors import NotFoundError
 from code2asin.jobs.dispatch import Dispatcher
 from code2asin.storage import Storage, open_storage
+from code2asin.web import numbers
 from code2asin.web.i18n import LANG_COOKIE, Translator, negotiate
 from code2asin.web.security import SESSION_COOKIE, SESSION_MAX_AGE, SessionCodec, WebSession, secret_key
 from code2asin.web.views import principal_for_user
@@ -86,8 +87,7 @@ class WebApp:
             lstrip_blocks=True,
         )
         env.filters["when"] = format_time
-        env.filters["pct"] = format_percent
-        env.filters["num"] = lambda value: f"{int(value or 0):,}".replace(",", "\u202f")
+        numbers.install(env.filters)
         return cls(
             settings=settings,
             db=db,
@@ -124,10 +124,6 @@ def format_time(value: datetime | None) -> str:
         return "—"
     aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return aware.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def format_percent(value: float | None, scale: float = 1.0) -> str:
-    return "—" if value is None else f"{value * scale:.1f}\u00a0%"
 
 
 #: actors named by a fixed catalogue key

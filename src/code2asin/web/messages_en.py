@@ -169,6 +169,8 @@ MESSAGES_EN: dict[str, str] = {
     "results.col.validate": "Manual validation",
     "results.candidates": "{count} candidates",
     "results.candidate": "1 candidate",
+    "results.col.price_difference": "vs supplier price",
+    "results.no_image": "No image",
     "results.validate": "Validate",
     "results.asin_for_row": "ASIN for row {row}",
     "results.pause_to_validate": "Pause the job to validate rows by hand.",

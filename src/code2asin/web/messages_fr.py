@@ -167,6 +167,8 @@ MESSAGES_FR: dict[str, str] = {
     "results.col.validate": "Validation manuelle",
     "results.candidates": "{count} candidats",
     "results.candidate": "1 candidat",
+    "results.col.price_difference": "Écart prix fournisseur",
+    "results.no_image": "Pas d'image",
     "results.validate": "Valider",
     "results.asin_for_row": "ASIN de la ligne {row}",
     "results.pause_to_validate": "Mettez le job en pause pour valider des lignes à la main.",

@@ -1,4 +1,4 @@
-"""Pagination links that keep the page's other query parameters (filters, tab)."""
+"""Pagination and sort links that keep the page's other query parameters (filters, tab)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,33 @@ def pager(request: Request, *, total: int, page: int, per_page: int, param: str 
         previous_url=with_query(request, **{param: page - 1}) if page > 1 else None,
         next_url=with_query(request, **{param: page + 1}) if page < pages else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """The list's order from ``?sort=name`` (ascending) or ``?sort=-name`` (descending), and for each
+    sortable column the link that sorts by it (the current column's link flips the direction)."""
+
+    key: str
+    descending: bool
+    links: dict[str, str]
+
+    def aria(self, key: str) -> str:
+        """``aria-sort`` for column ``key``."""
+        if key != self.key:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+
+def sort_order(request: Request, keys: tuple[str, ...], default: str) -> Sort:
+    """The order the query string asks among ``keys``; anything else is ``default`` (e.g. ``-created``)."""
+    raw = (request.query_params.get("sort") or "").strip()
+    name = raw.removeprefix("-")
+    if name not in keys:
+        raw, name = default, default.removeprefix("-")
+    descending = raw.startswith("-")
+    links = {}
+    for key in keys:
+        flip = "" if key == name and descending else "-" if key == name else ""
+        links[key] = with_query(request, sort=f"{flip}{key}", page=None)
+    return Sort(name, descending, links)

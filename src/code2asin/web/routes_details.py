@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from code2asin.accounts.models import Permission
 from code2asin.jobs import queries, result_queries
 from code2asin.jobs.models import JobStatus
-from code2asin.web.core import UI, Page, actor_label, current_page, format_percent
-from code2asin.web.paging import page_number, pager, with_query
+from code2asin.web.core import UI, Page, actor_label, current_page
+from code2asin.web.numbers import number, percent
+from code2asin.web.paging import page_number, pager, sort_order, with_query
 
 PageDep = Annotated[Page, Depends(current_page)]
 TABS = ("results", "logs", "configuration")
@@ -55,15 +56,15 @@ SOURCE_FIELDS = (
 MANUAL_SOURCE = "manual:"
 
 
-def tile_values(statistics: dict[str, Any]) -> dict[str, str]:
-    """The tiles' shown values, by tile id."""
+def tile_values(statistics: dict[str, Any], lang: str) -> dict[str, str]:
+    """The tiles' shown values, by tile id, written the page language's way."""
     values: dict[str, str] = {}
     for tile_id, _key, name in TILES:
         raw = statistics.get(name)
         if tile_id == "avg_confidence":
-            values[tile_id] = format_percent(raw, 100)
+            values[tile_id] = percent(None if raw is None else raw * 100, lang)
         else:
-            values[tile_id] = f"{int(raw or 0):,}".replace(",", "\u202f")
+            values[tile_id] = number(raw or 0, lang)
     return values
 
 
@@ -78,9 +79,9 @@ def _fragments(page: Page, job: dict[str, Any]) -> dict[str, Any]:
     return page.context(
         job=job,
         tiles=TILES,
-        tile_values=tile_values(job["statistics"]),
+        tile_values=tile_values(job["statistics"], page.t.lang),
         several=several_marketplaces(job),
-        market_tiles={m: tile_values(stats) for m, stats in by_marketplace.items()},
+        market_tiles={m: tile_values(stats, page.t.lang) for m, stats in by_marketplace.items()},
     )
 
 
@@ -118,6 +119,7 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
     wanted = (params.get("marketplace") or "").strip().upper()
     marketplace = wanted if several_marketplaces(job) and wanted in job["marketplaces"] else None
     number = page_number(params.get("page"))
+    sort = sort_order(page.request, tuple(result_queries.RESULT_SORTS), "row")
     with page.web.db.sessions() as session:
         results = result_queries.results_page(
             session,
@@ -130,10 +132,12 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
             needs_review=review,
             page=number,
             limit=RESULTS_PER_PAGE,
+            order_by=(sort.key, sort.descending),
         )
     for item in results["items"]:
         item["thumbnail"] = _image_url(page, job["id"], item)
         item["sources"] = field_sources(page, item["field_sources"])
+        item["reason"] = item["error_message"]
     return {
         "results": results,
         "match_types": MATCH_TYPES,
@@ -142,6 +146,8 @@ def _results_tab(page: Page, job: dict[str, Any], scope: frozenset[str] | None) 
         "row_status": status or "",
         "needs_review_filter": {True: "1", False: "0"}.get(review, "") if review is not None else "",
         "marketplace_filter": marketplace or "",
+        "sort": sort,
+        "request_sort": params.get("sort", ""),
         "pager": pager(page.request, total=results["filtered_total"], page=number, per_page=RESULTS_PER_PAGE),
     }
 
@@ -180,6 +186,7 @@ def details(page: PageDep, job_id: str, tab: str = "results") -> Response:
             level=None,
             marketplace=None,
             needs_review=None,
+            sort=None,
         )
         for name in TABS
     }

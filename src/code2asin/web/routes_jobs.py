@@ -18,8 +18,8 @@ from code2asin.export import results_filename
 from code2asin.jobs import queries, service
 from code2asin.jobs.models import JobStatus
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_text, safe_next
-from code2asin.web.paging import page_number, pager
-from code2asin.web.views import search_jobs, stored_image_key
+from code2asin.web.paging import page_number, pager, sort_order
+from code2asin.web.views import JOB_SORTS, search_jobs, stored_image_key
 
 PageDep = Annotated[Page, Depends(current_page)]
 PER_PAGE = 20
@@ -40,6 +40,7 @@ def jobs_list(page: PageDep, status: str | None = None, supplier: str | None = N
     principal = page.require(Permission.READ)
     wanted = JobStatus(status) if status in set(JobStatus) else None
     number = page_number(page.request.query_params.get("page"))
+    sort = sort_order(page.request, JOB_SORTS, "-created")
     with page.web.db.sessions() as session:
         listing = search_jobs(
             session,
@@ -48,6 +49,7 @@ def jobs_list(page: PageDep, status: str | None = None, supplier: str | None = N
             status=wanted,
             supplier=(supplier or "")[:100],
             suppliers=principal.supplier_scope,
+            order=(sort.key, sort.descending),
         )
     return page.render(
         "jobs.html",
@@ -56,6 +58,8 @@ def jobs_list(page: PageDep, status: str | None = None, supplier: str | None = N
         status=wanted.value if wanted else "",
         supplier=supplier or "",
         pager=pager(page.request, total=listing["total"], page=number, per_page=PER_PAGE),
+        sort=sort,
+        request_sort=page.request.query_params.get("sort", ""),
     )
 
 

@@ -44,6 +44,24 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: the job list's sortable columns
+JOB_SORTS = ("supplier", "status", "codes", "matched", "created")
+_JOB_COLUMNS: dict[str, Any] = {
+    "supplier": func.lower(Job.supplier_code),
+    "status": Job.status,
+    "codes": Job.total_codes,
+    "matched": Job.successful_conversions,
+    "created": Job.created_at,
+}
+
+
+def _job_order(key: str, descending: bool) -> list[Any]:
+    column = _JOB_COLUMNS.get(key, Job.created_at)
+    first = column.desc() if descending else column.asc()
+    # ties: newest first, then the id, so a page never shows a job twice
+    return [first, Job.created_at.desc(), Job.id]
+
+
 def search_jobs(
     session: Session,
     *,
@@ -52,8 +70,10 @@ def search_jobs(
     status: JobStatus | None,
     supplier: str,
     suppliers: frozenset[str] | None,
+    order: tuple[str, bool] = ("created", True),
 ) -> dict[str, Any]:
-    """Jobs newest first, filtered by status and by a case-insensitive part of the supplier code."""
+    """Jobs newest first (or by ``order``: one of ``JOB_SORTS`` and whether descending), filtered by status
+    and by a case-insensitive part of the supplier code."""
     where: list[ColumnElement[bool]] = []
     if suppliers is not None:
         where.append(Job.supplier_code.in_(sorted(suppliers)))
@@ -66,7 +86,7 @@ def search_jobs(
     jobs = session.scalars(
         select(Job)
         .where(*where)
-        .order_by(Job.created_at.desc(), Job.id)
+        .order_by(*_job_order(*order))
         .offset((max(page, 1) - 1) * per_page)
         .limit(per_page)
     )

@@ -9,6 +9,17 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
 
+  // a thumbnail that does not load becomes the neutral "no image" frame (never a broken icon)
+  document.addEventListener("error", function (event) {
+    var img = event.target;
+    if (!img || img.tagName !== "IMG" || !img.classList.contains("thumb")) { return; }
+    var frame = document.createElement("span");
+    frame.className = "thumb thumb-none";
+    frame.setAttribute("role", "img");
+    frame.setAttribute("aria-label", img.getAttribute("data-missing") || img.alt || "");
+    img.replaceWith(frame);
+  }, true);
+
   var main = document.querySelector("main[data-live-url]");
   if (!main || main.getAttribute("data-active") !== "true") { return; }
   var url = main.getAttribute("data-live-url");
