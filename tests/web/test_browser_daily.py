@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 from tests.web import test_browser as walk
 from tests.web.conftest import EXAMPLES
 from tests.web.test_browser import JOB_TIMEOUT_MS, WIDE_ELEMENTS, Live, sign_in, start_import
+
+from code2asin.jobs import service as jobs
+from code2asin.pricing import service as pricing
+from code2asin.pricing.models import Tracker
 
 #: the UI walk's fixtures (a live server, Chromium, a tab), reused here
 browser, live, page = walk.browser, walk.live, walk.page
@@ -111,3 +116,77 @@ def test_jobs_and_results_sort_by_the_columns_people_sort_by(page: Page, live: L
     expect(page.locator("th[aria-sort=ascending]")).to_have_text(re.compile("vs supplier price"))
     page.get_by_role("link", name="Status").click()
     expect(page.locator("#results-table tbody tr").first).to_be_visible()
+
+
+def test_track_prices_from_a_finished_job_and_read_the_tracker_page(page: Page, live: Live) -> None:
+    sign_in(page)
+    job_url = finished_example(page)
+    job_id = job_url.rstrip("/").split("/")[-2]
+    # no UUID to paste: the job's own button opens the form filled with it
+    page.get_by_role("link", name="Track prices").click()
+    expect(page.get_by_label("Source job (optional)")).to_have_value(job_id)
+    expect(page.get_by_label("Name")).to_have_value("BIOVERT prices on FR")
+    page.get_by_role("button", name="Create the tracker").click()
+    expect(page.locator(".flash")).to_contain_text("The tracker was created.")
+    tracker_url = page.url
+
+    # a run in progress (held paused here so the page is read while it lasts) says so in the heading
+    with live.db.unit_of_work() as session:
+        tracker = session.scalars(select(Tracker)).one()
+        run = pricing.start_run(session, tracker, "user:alice")
+        jobs.pause_job(session, run.job_id, "user:alice")
+    page.reload()
+    expect(page.locator("#tracker-running")).to_have_text("Run paused")
+    expect(page.locator("#tracker-running")).to_have_attribute("href", f"/code2asin/{run.job_id}/details")
+    with live.db.unit_of_work() as session:
+        jobs.resume_job(session, run.job_id, "user:alice")
+    page.reload()
+    expect(page.locator("#tracker-running")).to_have_text("Running")
+    page.goto(f"/code2asin/{run.job_id}/details")
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+
+    # a second run the same day: two points on the chart, told apart by their time
+    page.goto(tracker_url)
+    expect(page.locator("#tracker-running")).to_have_count(0)
+    page.get_by_role("button", name="Run now").click()
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    run_link = page.locator("#runs-table a.run-link").first
+    run_link.click()
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    page.goto(tracker_url)
+
+    products = page.locator("#products-table tbody tr")
+    expect(products.first).to_be_visible()
+    first = products.first
+    expect(first.locator("td.product-title")).not_to_have_text("—")  # the product's title, not only a GTIN
+    prices = first.locator("td.price")
+    expect(prices.nth(1)).to_have_text(re.compile(r"^€\d+\.\d{2}$"))  # latest price, with its currency
+    live.shot(page, "tracker")
+    first.locator("a").first.click()
+    chart = page.locator("#price-chart svg")
+    expect(chart.locator("circle")).to_have_count(2)
+    labels = chart.locator("circle title").evaluate_all("titles => titles.map(t => t.textContent)")
+    assert len(set(labels)) == 2, labels  # two runs a few seconds apart: the seconds tell them apart
+    shape = r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?: €\d+\.\d{2}"
+    assert all(re.fullmatch(shape, label) for label in labels), labels
+    live.shot(page, "price-history")
+
+
+def test_french_pages_write_numbers_prices_and_words_the_french_way(page: Page, live: Live) -> None:
+    sign_in(page)
+    finished_example(page)
+    page.get_by_role("button", name="Français").click()
+    expect(page.locator("#tile-avg_confidence")).to_have_text(re.compile(r"^\d+,\d\u00a0%$"))
+    price = page.locator("#results-table td.price").first
+    expect(price).to_have_text(re.compile(r"^\d+,\d{2}\u00a0€$"))
+    confidence = page.locator("#results-table td.c-confidence").first
+    expect(confidence).to_have_text(re.compile(r"^\d+,\d\u00a0%$"))
+    expect(page.get_by_role("heading", name="Chronologie d'exécution")).to_be_visible()
+    expect(page.locator("#timeline .event-complete .actor")).to_have_text("par traitement intégré")
+    expect(page.locator("#results-table thead")).to_contain_text("Écart prix fournisseur")
+    page.locator("#tab-configuration").click()
+    configuration = page.locator("#configuration")
+    expect(configuration).to_contain_text("Place de marché")
+    expect(configuration).to_contain_text("Plan de sources de données")
+    expect(configuration).not_to_contain_text("Marketplace")
+    live.shot(page, "job-details-fr")

@@ -196,7 +196,7 @@ def test_creation_shows_the_secret_once_and_a_run_lists_its_job_products_history
     tid = _tracker_id(web)
     shown = web.client.get(f"{UI}/trackers/{tid}").text
     assert secret.group(1) not in shown and "webhook-secret" not in shown
-    assert "0 6 * * 1" in shown and "10.00&nbsp;%" in shown
+    assert "0 6 * * 1" in shown and "<dd>10.0%</dd>" in shown
 
     job_id = _run(web, tid)
     html = web.client.get(f"{UI}/trackers/{tid}").text

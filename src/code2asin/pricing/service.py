@@ -307,6 +307,29 @@ def tracked_products(session: Session, tracker: Tracker) -> list[TrackedProduct]
     return list(seen.values())
 
 
+def product_titles(session: Session, tracker: Tracker, gtins: Sequence[str]) -> dict[str, str]:
+    """A readable name for each of ``gtins`` (one page of the tracker's products): the Amazon title of the
+    supplier's newest row with one on the tracker's marketplace, else the supplier file's title."""
+    if not gtins:
+        return {}
+    rows = session.execute(
+        select(JobItem.gtin, JobItem.amazon_title, JobItem.supplier_title)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(
+            Job.supplier_code == tracker.supplier_code,
+            JobItem.gtin.in_(sorted(set(gtins))),
+            JobItem.marketplace == tracker.marketplace,
+            JobItem.amazon_title.is_not(None) | JobItem.supplier_title.is_not(None),
+        )
+        .order_by(Job.created_at.desc(), JobItem.id.desc())
+    )
+    titles: dict[str, str] = {}
+    for gtin, amazon_title, supplier_title in rows:
+        if gtin and gtin not in titles and (amazon_title or supplier_title):
+            titles[gtin] = str(amazon_title or supplier_title)
+    return titles
+
+
 def start_run(
     session: Session,
     tracker: Tracker,

@@ -6,6 +6,7 @@ chart carries a ``<title>``/``<desc>`` so screen readers announce it. Pure: stri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -85,7 +86,13 @@ class PricePoint:
     price: float | None
 
 
-def price_chart(title: str, description: str, points: list[PricePoint], currency: str = "") -> str:
+def price_chart(
+    title: str,
+    description: str,
+    points: list[PricePoint],
+    currency: str = "",
+    money: Callable[[float], str] | None = None,
+) -> str:
     """An SVG line of a product's price over time (no script; gaps where it was out of stock).
 
     Every point is a circle with its own ``<title>``; the y axis shows the lowest and highest price, the x
@@ -107,7 +114,11 @@ def price_chart(title: str, description: str, points: list[PricePoint], currency
     def y(value: float) -> float:
         return round(PRICE_TOP + plot_h - (value - low) / (high - low) * plot_h, 1)
 
-    unit = f" {escape(currency)}" if currency else ""
+    unit = f" {currency}" if currency else ""
+
+    def price(value: float) -> str:  # the page language's way when given (``5,19 €``)
+        return escape(money(value) if money is not None else f"{value:.2f}{unit}")
+
     bottom = PRICE_TOP + plot_h
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {PRICE_WIDTH} {PRICE_HEIGHT}" role="img" '
@@ -118,8 +129,8 @@ def price_chart(title: str, description: str, points: list[PricePoint], currency
         f'<line x1="{PRICE_LEFT}" y1="{bottom}" x2="{PRICE_WIDTH - PRICE_RIGHT}" y2="{bottom}" '
         f'stroke="#8c959f"/>',
         f'<text x="{PRICE_LEFT - 6}" y="{y(high) + 4}" text-anchor="end" class="axis">'
-        f"{high:.2f}{unit}</text>",
-        f'<text x="{PRICE_LEFT - 6}" y="{y(low) + 4}" text-anchor="end" class="axis">{low:.2f}{unit}</text>',
+        f"{price(high)}</text>",
+        f'<text x="{PRICE_LEFT - 6}" y="{y(low) + 4}" text-anchor="end" class="axis">{price(low)}</text>',
     ]
     segments: list[list[str]] = [[]]
     for i, point in enumerate(points):
@@ -141,7 +152,7 @@ def price_chart(title: str, description: str, points: list[PricePoint], currency
             continue
         parts.append(
             f'<circle cx="{x(i)}" cy="{y(point.price)}" r="4" fill="#1f6feb" data-price="{point.price:.2f}">'
-            f"<title>{escape(point.label)}: {point.price:.2f}{unit}</title></circle>"
+            f"<title>{escape(point.label)}: {price(point.price)}</title></circle>"
         )
     if points:
         parts.append(

@@ -24,7 +24,8 @@ from starlette.background import BackgroundTask
 from code2asin.accounts.models import Permission
 from code2asin.accounts.service import PermissionDeniedError
 from code2asin.errors import ConfigurationError, InvalidValueError, LifecycleError, NotFoundError
-from code2asin.jobs.models import utcnow
+from code2asin.jobs import queries
+from code2asin.jobs.models import Job, utcnow
 from code2asin.pricing import alerts, reprice, service
 from code2asin.pricing.export import export_tracker_prices, tracker_rows
 from code2asin.pricing.models import DEFAULT_SCHEDULE, DEFAULT_THRESHOLD_PERCENT, AlertKind, Tracker
@@ -34,6 +35,7 @@ from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
 from code2asin.web.charts import PricePoint, price_chart
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_text, safe_next
+from code2asin.web.numbers import money
 from code2asin.web.paging import page_number, pager
 
 PageDep = Annotated[Page, Depends(current_page)]
@@ -170,9 +172,21 @@ def trackers_list(page: PageDep, status: str | None = None) -> Response:
 
 
 def new_tracker(page: PageDep, job: str | None = None) -> Response:
-    page.require(Permission.WRITE)
+    principal = page.require(Permission.WRITE)
     settings = page.web.settings
     form = TrackerForm(marketplace=settings.marketplace, source_job_id=(job or "")[:100])
+    if job:  # "Track prices" on a finished job: its supplier, marketplace and plan, a name to start from
+        with page.web.db.sessions() as session:
+            try:
+                source = queries.visible_job(session, job[:100], principal.supplier_scope)
+            except NotFoundError:
+                source = None
+            if source is not None:
+                form.marketplace = source.marketplace_list[0]
+                form.provider_plan = source.provider_plan if source.mode == "amazon" else ""
+                form.name = page.t(
+                    "tracker.default_name", supplier=source.supplier_code, marketplace=form.marketplace
+                )
     return _render_form(page, form, None)
 
 
@@ -243,17 +257,24 @@ def _tracker_page(page: Page, tracker_id: str, *, secret: str | None = None) -> 
             session, suppliers=principal.supplier_scope, tracker_id=tracker.id, acknowledged=False, per_page=5
         )
         running = service.active_run(session, tracker)
-    start = (number - 1) * PRODUCTS_PER_PAGE
+        run = session.get(Job, running) if running else None
+        run_status = run.status if run is not None else None
+        start = (number - 1) * PRODUCTS_PER_PAGE
+        shown = products[start : start + PRODUCTS_PER_PAGE]
+        titles = service.product_titles(session, tracker, [p["gtin"] for p in shown])
+    for product in shown:
+        product["title"] = titles.get(product["gtin"])
     return page.render(
         "tracker.html",
         tracker=tracker,
         runs=runs,
-        products=products[start : start + PRODUCTS_PER_PAGE],
+        products=shown,
         product_count=len(products),
         pager=pager(page.request, total=len(products), page=number, per_page=PRODUCTS_PER_PAGE),
         alerts=recent,
         open_alerts=open_alerts,
         running=running,
+        run_status=run_status,
         secret=secret,
     )
 
@@ -299,14 +320,22 @@ def price_history(page: PageDep, tracker_id: str, gtin: str) -> Response:
         raise WebError(404, "error.not_found")
     t = page.t
     currency = next((o.currency for o in reversed(history) if o.currency), "") or ""
+    # several observations a day (runs by hand): the time tells the points apart
+    distinct = ("%Y-%m-%d", "%Y-%m-%d %H:%M")
+    shape = next(
+        (f for f in distinct if len({o.observed_at.strftime(f) for o in history}) == len(history)),
+        "%Y-%m-%d %H:%M:%S",
+    )
     points = [
-        PricePoint(o.observed_at.strftime("%Y-%m-%d"), None if o.price is None else float(o.price))
+        PricePoint(o.observed_at.strftime(shape), None if o.price is None else float(o.price))
         for o in history
     ]
-    description = "; ".join(
-        f"{p.label}: {'—' if p.price is None else f'{p.price:.2f} {currency}'.strip()}" for p in points
-    )
-    chart = price_chart(t("history.chart", gtin=gtin), description, points, currency)
+
+    def in_currency(value: float) -> str:
+        return money(value, currency, t.lang)
+
+    description = "; ".join(f"{p.label}: {money(p.price, currency, t.lang)}" for p in points)
+    chart = price_chart(t("history.chart", gtin=gtin), description, points, currency, in_currency)
     return page.render(
         "price_history.html",
         tracker=tracker,
