@@ -15,6 +15,7 @@ from tests.web.conftest import EXAMPLES
 from tests.web.test_browser import JOB_TIMEOUT_MS, WIDE_ELEMENTS, Live, sign_in, start_import
 
 from code2asin.jobs import service as jobs
+from code2asin.jobs.models import JobItem
 from code2asin.pricing import service as pricing
 from code2asin.pricing.models import Tracker
 
@@ -171,6 +172,19 @@ def test_track_prices_from_a_finished_job_and_read_the_tracker_page(page: Page, 
     assert all(re.fullmatch(shape, label) for label in labels), labels
     live.shot(page, "price-history")
 
+    # statistics: the two price runs are counted apart, not as conversion jobs
+    page.get_by_role("link", name="Statistics").click()
+    tiles = page.locator("section.tiles .tile")
+    expect(tiles.filter(has_text="Conversion jobs").locator(".tile-value")).to_have_text("1")
+    expect(tiles.filter(has_text="Codes").locator(".tile-value")).to_have_text("39")
+    expect(page.locator("#stats-runs")).to_have_text("2")
+    expect(page.locator("#stats-explained")).to_contain_text("“Not converted” counts every processed row")
+    failed = int(page.locator("#stats-failed").inner_text())
+    with live.db.sessions() as session:
+        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).all()
+    assert failed == sum(1 for r in rows if r.status != "matched")
+    live.shot(page, "statistics")
+
 
 def test_french_pages_write_numbers_prices_and_words_the_french_way(page: Page, live: Live) -> None:
     sign_in(page)
@@ -189,4 +203,6 @@ def test_french_pages_write_numbers_prices_and_words_the_french_way(page: Page, 
     expect(configuration).to_contain_text("Place de marché")
     expect(configuration).to_contain_text("Plan de sources de données")
     expect(configuration).not_to_contain_text("Marketplace")
+    expect(configuration).to_contain_text("Recherche Amazon")
+    expect(configuration).to_contain_text("Copier les images")
     live.shot(page, "job-details-fr")

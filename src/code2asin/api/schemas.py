@@ -274,7 +274,19 @@ class LogsPage(BaseModel):
     per_page: int
 
 
+class PriceTrackingStatistics(BaseModel):
+    """The price-tracking runs, counted apart from the conversion jobs."""
+
+    runs: int
+    runs_by_status: dict[str, int]
+    total_codes: int
+    processed_codes: int
+    priced: int
+
+
 class GlobalStatistics(BaseModel):
+    """Conversion jobs only (price-tracking runs are in ``price_tracking``)."""
+
     total_jobs: int
     jobs_by_status: dict[str, int]
     total_codes: int
@@ -282,6 +294,7 @@ class GlobalStatistics(BaseModel):
     successful_conversions: int
     failed_conversions: int
     success_rate: float
+    price_tracking: PriceTrackingStatistics
 
 
 class ErrorClassStatistics(BaseModel):

@@ -191,10 +191,17 @@ def processing_seconds(session: Session, job: Job, now: datetime | None = None) 
     return total
 
 
+#: ``jobs.mode`` of a price-tracking run (``pricing.models.REPRICE_MODE``; jobs does not import pricing)
+PRICE_RUN_MODE = "reprice"
+
+
 def global_statistics(session: Session, *, suppliers: frozenset[str] | None = None) -> dict[str, Any]:
-    """Totals over every visible job, from the jobs' counters (one grouped query)."""
+    """Totals over every visible conversion job, from the jobs' counters (one grouped query); the price
+    tracking runs (which re-price known ASINs and would inflate the job count and the success rate) are
+    counted apart in ``price_tracking``."""
     rows = session.execute(
         select(
+            Job.mode == PRICE_RUN_MODE,
             Job.status,
             func.count(Job.id),
             func.coalesce(func.sum(Job.total_codes), 0),
@@ -203,24 +210,31 @@ def global_statistics(session: Session, *, suppliers: frozenset[str] | None = No
             func.coalesce(func.sum(Job.failed_conversions), 0),
         )
         .where(*_supplier_filter(suppliers))
-        .group_by(Job.status)
+        .group_by(Job.mode == PRICE_RUN_MODE, Job.status)
     ).all()
-    by_status = {status.value: 0 for status in JobStatus}
-    total_codes = processed = successful = failed = 0
-    for status, count, codes, done, ok, ko in rows:
-        by_status[status] = int(count)
-        total_codes += int(codes)
-        processed += int(done)
-        successful += int(ok)
-        failed += int(ko)
+    by_status: dict[bool, dict[str, int]] = {k: {s.value: 0 for s in JobStatus} for k in (False, True)}
+    sums: dict[bool, list[int]] = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}
+    for is_run, status, count, *values in rows:
+        kind = bool(is_run)
+        by_status[kind][status] = int(count)
+        sums[kind] = [a + int(b) for a, b in zip(sums[kind], values, strict=True)]
+    total_codes, processed, successful, failed = sums[False]
+    run_codes, run_processed, run_priced, _ = sums[True]
     return {
-        "total_jobs": sum(by_status.values()),
-        "jobs_by_status": by_status,
+        "total_jobs": sum(by_status[False].values()),
+        "jobs_by_status": by_status[False],
         "total_codes": total_codes,
         "processed_codes": processed,
         "successful_conversions": successful,
         "failed_conversions": failed,
         "success_rate": round(successful / processed * 100, 2) if processed else 0.0,
+        "price_tracking": {
+            "runs": sum(by_status[True].values()),
+            "runs_by_status": by_status[True],
+            "total_codes": run_codes,
+            "processed_codes": run_processed,
+            "priced": run_priced,
+        },
     }
 
 
