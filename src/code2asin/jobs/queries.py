@@ -201,7 +201,7 @@ def global_statistics(session: Session, *, suppliers: frozenset[str] | None = No
     counted apart in ``price_tracking``."""
     rows = session.execute(
         select(
-            Job.mode == PRICE_RUN_MODE,
+            Job.mode,
             Job.status,
             func.count(Job.id),
             func.coalesce(func.sum(Job.total_codes), 0),
@@ -210,13 +210,13 @@ def global_statistics(session: Session, *, suppliers: frozenset[str] | None = No
             func.coalesce(func.sum(Job.failed_conversions), 0),
         )
         .where(*_supplier_filter(suppliers))
-        .group_by(Job.mode == PRICE_RUN_MODE, Job.status)
+        .group_by(Job.mode, Job.status)
     ).all()
     by_status: dict[bool, dict[str, int]] = {k: {s.value: 0 for s in JobStatus} for k in (False, True)}
     sums: dict[bool, list[int]] = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}
-    for is_run, status, count, *values in rows:
-        kind = bool(is_run)
-        by_status[kind][status] = int(count)
+    for mode, status, count, *values in rows:
+        kind = mode == PRICE_RUN_MODE
+        by_status[kind][status] += int(count)
         sums[kind] = [a + int(b) for a, b in zip(sums[kind], values, strict=True)]
     total_codes, processed, successful, failed = sums[False]
     run_codes, run_processed, run_priced, _ = sums[True]
