@@ -265,8 +265,13 @@ def validate_item(
         confidence_score=1.0,
         actor=actor,
         level="info",
-        message=f"Validated by hand by {actor or 'an unknown actor'}.",
+        message=manual_log_message(actor),
     )
     session.flush()
     refresh_counters(session, job)
     return item
+
+
+def manual_log_message(actor: str | None) -> str:
+    """The conversion-log line of a hand validation."""
+    return f"Validated by hand by {actor or 'an unknown actor'}."

@@ -30,7 +30,7 @@ from code2asin.db import DATABASE_RETRY_AFTER_SECONDS, Database, database_unavai
 from code2asin.errors import NotFoundError
 from code2asin.jobs.dispatch import Dispatcher
 from code2asin.storage import Storage, open_storage
-from code2asin.web import numbers
+from code2asin.web import numbers, reasons
 from code2asin.web.i18n import LANG_COOKIE, Translator, negotiate
 from code2asin.web.security import SESSION_COOKIE, SESSION_MAX_AGE, SessionCodec, WebSession, secret_key
 from code2asin.web.views import principal_for_user
@@ -88,6 +88,7 @@ class WebApp:
         )
         env.filters["when"] = format_time
         numbers.install(env.filters)
+        reasons.install(env.filters)
         return cls(
             settings=settings,
             db=db,
