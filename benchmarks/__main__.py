@@ -15,6 +15,7 @@ BENCHMARKS = {
     "reprice": "benchmarks.bench_reprice",
     "marketplaces": "benchmarks.bench_marketplaces",
     "mix": "benchmarks.bench_mix",
+    "pipeline": "benchmarks.bench_pipeline",
 }
 
 

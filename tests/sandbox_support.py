@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from code2asin.config import Settings
 from code2asin.providers.plan import Endpoints
 from code2asin.sandbox import server as sb
@@ -17,3 +19,14 @@ def endpoints_for(server: sb.SandboxServer, marketplace: str = "FR", **overrides
     for name, value in overrides.items():
         setattr(endpoints, name, value)
     return endpoints
+
+
+def searched_codes(server: sb.SandboxServer) -> Counter[str]:
+    """How many times each code was looked up by ``searchCatalogItems``: a second page of one search
+    repeats its codes and is not a second lookup."""
+    return Counter(
+        code
+        for r in server.request_log
+        if r.operation == "searchCatalogItems" and r.page_token is None
+        for code in r.codes
+    )

@@ -12,13 +12,23 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from code2asin import barcodes
 from code2asin.cli_health import healthcheck
@@ -32,6 +42,9 @@ from code2asin.export import results_filename, write_results
 from code2asin.ingest import open_table
 from code2asin.ingest_table import IngestLimits, InputTable
 from code2asin.tiles import Tile
+
+if TYPE_CHECKING:
+    from code2asin.jobs.progress import LiveProgress
 
 app = typer.Typer(
     add_completion=False,
@@ -67,12 +80,23 @@ def _open(input_path: Path, settings: Settings, code_column: str | None) -> Inpu
     return open_table(input_path, code_column=code_column, limits=_limits(settings))
 
 
+class RateColumn(ProgressColumn):
+    """Rows per hour, once the bar has a measured speed."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed * 3600:,.0f}/h" if speed else "", style="progress.data.speed")
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
         transient=False,
         disable=not err.is_terminal,
@@ -199,9 +223,18 @@ def convert(
             "retries); rows due later end failed and say so."
         ),
     ] = 10.0,
+    max_calls: Annotated[
+        int | None,
+        typer.Option(min=1, help="Pause the job before a provider call past this many (a budget)."),
+    ] = None,
+    max_keepa_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Pause the job before a Keepa call that would spend past this many tokens."),
+    ] = None,
 ) -> None:
     """Run one job on the configured backend and write the results file."""
     from code2asin.jobs.convert import ConvertRequest, run_convert
+    from code2asin.jobs.estimate import describe_estimate
 
     settings = load_settings()
     if mode not in ("amazon", "direct"):
@@ -228,6 +261,8 @@ def convert(
             settings.confidence_threshold if confidence_threshold is None else confidence_threshold
         ),
         max_wait_seconds=max(max_wait, 0.0) * 60,
+        max_calls=max_calls,
+        max_keepa_tokens=max_keepa_tokens,
     )
     if not 0.0 <= request.confidence_threshold <= 1.0:
         fail("The confidence threshold is a number between 0 and 1.")
@@ -243,9 +278,10 @@ def convert(
             def on_read(n: int) -> None:
                 progress.update(reading, completed=n)
 
-            def on_process(done: int, total: int) -> None:
+            def on_process(live: LiveProgress) -> None:
                 progress.update(
-                    processing, completed=done, total=total, visible=True, description="Looking up"
+                    processing, completed=live.looked_up, total=live.total, visible=True,
+                    description=_looking_up(live),
                 )
 
             def on_wait(due: datetime) -> None:
@@ -258,6 +294,7 @@ def convert(
                 on_read=on_read,
                 on_process=on_process,
                 on_wait=on_wait,
+                on_estimate=lambda found: progress.console.print(describe_estimate(found), highlight=False),
                 table_opener=lambda p: _open(p, settings, code_column),
             )
     except Code2AsinError as exc:
@@ -277,6 +314,14 @@ def convert(
     out.print(f"Results written to {output} ({result.rows:,} rows, {elapsed:.1f} s)")
     if result.status != "completed":
         fail(result.error_message or f"The job ended {result.status}.")
+
+
+def _looking_up(live: LiveProgress) -> str:
+    """The bar's label: rows enriched and what the job has spent so far."""
+    spent = f"{live.provider_calls:,} calls"
+    if live.keepa_tokens:
+        spent += f", {live.keepa_tokens:,} Keepa tokens"
+    return f"Looking up ({live.enriched:,} enriched, {spent})"
 
 
 def _marketplaces(value: str) -> list[str]:

@@ -11,6 +11,7 @@ from tests.api.conftest import Api, upload
 from code2asin.jobs import service
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import ChunkStatus, ItemStatus, JobChunk, JobItem
+from code2asin.sandbox import sample_codes
 
 SEED_ERROR_CLASSES = {"network", "api_rate_limit", "invalid_data", "unknown"}
 
@@ -35,6 +36,7 @@ def test_direct_import_runs_to_completion_and_every_read_has_the_seed_shape(api:
         "id": job_id,
         "job_id": job_id,
         "status": "pending",
+        "estimate": None,  # a direct import calls no provider
         "_status": 201,
     }
 
@@ -259,3 +261,43 @@ def test_needs_review_filters_the_flagged_rows_and_a_manual_validation_clears_th
     assert validated.json()["needs_review"] is False and validated.json()["review_flags"] == []
     after = _get(api, token, f"/code2asin/results/{job_id}")
     assert after["asin_differs"] == 0 and after["needs_review"] == everything["needs_review"] - 1
+
+
+def test_an_amazon_job_carries_its_estimate_pauses_at_its_cap_and_resumes_with_a_new_one(api: Api) -> None:
+    token = api.token()
+    codes = "".join(f"{c}\n" for c in sample_codes.generate_codes(120, seed=21))
+    options = '{"provider": "sandbox", "max_calls": 3}'
+    content = f"EAN\n{codes}".encode()
+    created = upload(api, token, amazon=True, options=options, content=content, filename="c.csv")
+    estimate = created["estimate"]
+    assert isinstance(estimate, dict)
+    assert estimate["codes"] == 120 and estimate["bottleneck"] == "Creators"
+    assert estimate["calls"] == sum(stage["calls"] for stage in estimate["stages"]) > 3
+    assert [(s["provider"], s["stage"]) for s in estimate["stages"]] == [
+        ("spapi", "identify"), ("creators", "enrich"), ("keepa", "enrich"),
+    ]  # fmt: skip
+    job_id = str(created["job_id"])
+    before = _get(api, token, f"/code2asin/jobs/{job_id}")
+    assert before["estimate"]["seconds"] == estimate["seconds"]
+    assert before["estimate"]["remaining_seconds"] == estimate["seconds"]
+    assert (before["provider_calls"], before["looked_up_codes"], before["enriched_codes"]) == (0, 0, 0)
+
+    _post(api, token, f"/code2asin/jobs/{job_id}/start")
+    api.dispatcher.wait(job_id, timeout=60)
+    paused = _get(api, token, f"/code2asin/jobs/{job_id}")
+    assert paused["status"] == "paused" and paused["allowed_actions"] == ["resume", "cancel", "delete"]
+    assert "Paused: the job reached its cap of 3 provider calls (max_calls)" in paused["error_message"]
+    assert 3 <= paused["provider_calls"] <= 3 + 4
+    last = paused["timeline"][-1]
+    assert last["event"] == "pause" and "max_calls" in last["detail"]["reason"]
+
+    bad = _post(api, token, f"/code2asin/jobs/{job_id}/resume", params={"max_calls": -1})
+    assert bad.status_code == 422
+    resumed = _post(api, token, f"/code2asin/jobs/{job_id}/resume", params={"max_calls": 0})
+    assert resumed.json()["status"] == "processing"
+    api.dispatcher.wait(job_id, timeout=120)
+    done = _get(api, token, f"/code2asin/jobs/{job_id}")
+    assert done["status"] == "completed" and done["error_message"] is None
+    assert done["options"]["max_calls"] is None and done["provider_calls"] > paused["provider_calls"]
+    assert done["looked_up_codes"] == done["enriched_codes"] == done["total_codes"] == 120
+    assert done["keepa_tokens"] > 0 and done["estimate"]["remaining_seconds"] == 0.0

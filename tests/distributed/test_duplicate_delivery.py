@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
+from tests.sandbox_support import searched_codes
 
 from code2asin.config import Settings
 from code2asin.jobs.celery_app import create_celery
@@ -34,9 +34,7 @@ def test_chunk_sent_twice_to_two_workers_calls_each_code_once_and_logs_each_row_
     job = cluster.wait_finished(job_id, 60)
 
     assert job.status == "completed"
-    searched = Counter(
-        code for r in cluster.sandbox.request_log if r.operation == "searchCatalogItems" for code in r.codes
-    )
+    searched = searched_codes(cluster.sandbox)
     assert len(searched) == 100
     assert max(searched.values()) == 1, "a code was looked up by both deliveries"
     with cluster.db.unit_of_work() as session:

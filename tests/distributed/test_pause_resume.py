@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
+
+from tests.sandbox_support import searched_codes
 
 from code2asin.jobs.lifecycle import JobAction
 
@@ -38,9 +39,7 @@ def test_pause_stops_provider_calls_within_one_chunk_and_resume_repeats_no_code(
     cluster.dispatcher.dispatch(job_id)
     cluster.wait_finished(job_id, 120)
 
-    searched = Counter(
-        code for r in cluster.sandbox.request_log if r.operation == "searchCatalogItems" for code in r.codes
-    )
+    searched = searched_codes(cluster.sandbox)
     assert len(searched) == CODES
     repeated = [code for code, n in searched.items() if n > 1]
     assert not repeated, f"codes looked up again after resume: {repeated[:10]}"

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from sqlalchemy import select
+from tests.sandbox_support import searched_codes
 
 from code2asin.accounts.service import create_user
 from code2asin.jobs.models import ChunkStatus, JobChunk
@@ -142,9 +142,7 @@ def test_takeovers_within_a_lease_and_a_sweep_503_while_the_database_is_down_and
     assert len(takeovers) == 3
 
     # codes the provider saw twice: only the calls the killed runs had in flight (the cache holds the rest)
-    searched = Counter(
-        code for r in cluster.sandbox.request_log if r.operation == "searchCatalogItems" for code in r.codes
-    )
+    searched = searched_codes(cluster.sandbox)
     assert len(searched) == CODES
     twice = sum(n - 1 for n in searched.values() if n > 1)
     assert twice <= 100 * len(takeovers), twice

@@ -260,6 +260,10 @@ def test_browser_user_pauses_and_resumes_a_400_code_job_while_progress_updates_l
     page.get_by_role("button", name="Create and start").click()
     expect(page.locator("#job-status")).to_contain_text("Processing")
     # progress arrives without a reload: the tile text changes while the URL stays
+    # the lookups show as they happen, call by call, with the time left
+    expect(page.locator("#job-meter")).not_to_have_text(re.compile(r"^0 looked up"), timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#job-estimate")).to_contain_text("Estimate: about")
+    expect(page.locator("#job-remaining")).to_contain_text(re.compile(r"About .+ left\."))
     expect(page.locator("#progress-text")).not_to_have_text(re.compile(r"^0 of 400"), timeout=JOB_TIMEOUT_MS)
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#job-status")).to_contain_text("Paused")
@@ -286,6 +290,43 @@ def test_browser_user_pauses_and_resumes_a_400_code_job_while_progress_updates_l
     page.get_by_role("link", name="Jobs", exact=True).click()
     expect(page.locator("tr[data-job-id] .badge-completed")).to_be_visible()
     live.shot(page, "jobs-list")
+
+
+def test_browser_user_sees_the_cost_before_starting_caps_the_calls_and_raises_the_cap_to_finish(
+    page: Page, live: Live
+) -> None:
+    sign_in(page)
+    page.get_by_role("link", name="New import").first.click()
+    page.get_by_label("Supplier file").set_input_files(str(EXAMPLES / "supplier_example.csv"))
+    page.get_by_label("Supplier code").fill("BUDGET")
+    page.get_by_label("Amazon lookup").check()
+    page.get_by_label("Provider plan").fill("sandbox")
+    page.get_by_label("Most provider calls").fill("2")
+    page.get_by_role("button", name="Preview").click()
+    estimate = page.locator("#preview-estimate")
+    expect(estimate).to_contain_text(re.compile(r"Estimate: about \d+ s for 32 codes \(\d+ calls\)"))
+    expect(estimate).to_contain_text("slowest quota: Creators")
+    expect(page.locator("#cap-short")).to_contain_text("The cap of 2 calls is below")
+    expect(page.get_by_label("Most provider calls")).to_have_value("2")
+    live.shot(page, "import-estimate")
+    page.get_by_role("button", name="Create and start").click()
+
+    expect(page.locator("#job-status")).to_contain_text("Paused", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#timeline .event-error")).to_contain_text(
+        "Paused: the job reached its cap of 2 provider calls (max_calls)"
+    )
+    expect(page.locator("#job-meter")).to_contain_text("provider calls")
+    cap = page.locator("#resume-max_calls")
+    expect(cap).to_have_value("2")
+    live.shot(page, "job-capped")
+    cap.fill("")  # empty: no cap
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#job-meter")).to_contain_text("39 looked up, 39 enriched")
+    expect(page.locator("#job-remaining")).to_have_count(0)
+    expect(page.locator("#timeline .event-error")).to_have_count(0)
+    page.locator("#tab-configuration").click()
+    expect(page.locator("#configuration")).to_be_visible()
 
 
 def test_browser_language_switch_and_phone_width_keep_every_element_reachable(

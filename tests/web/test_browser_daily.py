@@ -197,7 +197,8 @@ def test_french_pages_write_numbers_prices_and_words_the_french_way(page: Page, 
     expect(confidence).to_have_text(re.compile(r"^\d+,\d\u00a0%$"))
     expect(page.get_by_role("heading", name="Chronologie d'exécution")).to_be_visible()
     expect(page.locator("#timeline .event-complete .actor")).to_have_text("par traitement intégré")
-    expect(page.locator("#timeline .event-progress")).to_contain_text("39 codes traités sur 39 (100,0\u00a0%)")
+    processed = "39 codes traités sur 39 (100,0\u00a0%)"
+    expect(page.locator("#timeline .event-progress")).to_contain_text(processed)
     expect(page.locator("#results-table thead")).to_contain_text("Écart prix fournisseur")
     # row reasons in French: the checks and the lookups' verdicts, not the stored English sentences
     page.locator("form.filters select[name=status]").select_option("invalid")

@@ -21,6 +21,8 @@ from code2asin import barcodes
 from code2asin.errors import ErrorType, ProviderError
 from code2asin.jobs import rows
 from code2asin.jobs import service as jobs_service
+from code2asin.jobs.estimate import Quotas, estimate
+from code2asin.jobs.meter import Cost, cap_reason
 from code2asin.matching import decide
 from code2asin.pricing import alerts, reprice
 from code2asin.providers.base import LookupCode, LookupOutcome
@@ -236,6 +238,10 @@ def test_price_alerts_price_runs_and_manual_validations_read_in_french() -> None
     ):
         values, log = reprice._row(row, answer, now, "w", "spapi")  # type: ignore[arg-type]
         messages += [values["error_message"], log["message"]]
+    spent = SimpleNamespace(provider_calls=12, keepa_tokens=100)
+    messages.append(cap_reason(spent, 12, None, Cost(1), 1))
+    messages.append(cap_reason(spent, None, 150, Cost(1, 100), 1))
+    messages += estimate("spapi+keepa", Quotas(), codes=500).assumptions
     messages.append(jobs_service.manual_log_message("alice"))
     messages.append(jobs_service.manual_log_message(None))
     assert_french(messages)

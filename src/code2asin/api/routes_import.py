@@ -20,6 +20,7 @@ from code2asin.errors import ConfigurationError, InvalidValueError
 from code2asin.ingest import open_table
 from code2asin.ingest_table import IngestLimits
 from code2asin.jobs import creation
+from code2asin.jobs.estimate import record_estimate
 from code2asin.jobs.models import JobMode
 
 router = APIRouter(prefix="/code2asin", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
@@ -73,6 +74,8 @@ def _new_job(
             max_images_per_product=options.max_images_per_product,
             image_mode=options.image_mode,
             confidence_threshold=settings.confidence_threshold if threshold is None else threshold,
+            max_calls=options.max_calls,
+            max_keepa_tokens=options.max_keepa_tokens,
         ),
         actor=actor,
     )
@@ -118,4 +121,11 @@ def import_file(
         except BaseException:
             storage.delete(key)
             raise
-    return {"message": "Job Code2ASIN cree avec succes", "id": job_id, "job_id": job_id, "status": "pending"}
+    estimated = record_estimate(state.db, job_id, settings)
+    return {
+        "message": "Job Code2ASIN cree avec succes",
+        "id": job_id,
+        "job_id": job_id,
+        "status": "pending",
+        "estimate": estimated.as_dict() if estimated is not None else None,
+    }

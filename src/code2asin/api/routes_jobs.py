@@ -72,9 +72,25 @@ def pause_job(job_id: str, state: StateDep, principal: CurrentPrincipal) -> dict
     return _act(state, principal, job_id, service.pause_job, "Job mis en pause")
 
 
+Cap = Annotated[int | None, Query(ge=0, description="A new cap (0: none); unchanged when absent.")]
+
+
 @router.post("/jobs/{job_id}/resume", response_model=schemas.ActionResponse, summary="Resume a paused job")
-def resume_job(job_id: str, state: StateDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return _act(state, principal, job_id, service.resume_job, "Job repris")
+def resume_job(
+    job_id: str,
+    state: StateDep,
+    principal: CurrentPrincipal,
+    max_calls: Cap = None,
+    max_keepa_tokens: Cap = None,
+) -> dict[str, Any]:
+    """A job paused at a cap goes on once the cap is raised (``max_calls``, ``max_keepa_tokens``)."""
+
+    def resume(session: Session, job: str, actor: str | None) -> service.ActionResult:
+        return service.resume_job(
+            session, job, actor, max_calls=max_calls, max_keepa_tokens=max_keepa_tokens
+        )
+
+    return _act(state, principal, job_id, resume, "Job repris")
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=schemas.ActionResponse, summary="Cancel a job")

@@ -45,6 +45,39 @@ class ImportOptions(BaseModel):
     )
     provider: str | None = Field(default=None, max_length=100, description="Provider plan, e.g. sandbox.")
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_calls: int | None = Field(
+        default=None, ge=1, description="Pause the job before a provider call past this many."
+    )
+    max_keepa_tokens: int | None = Field(
+        default=None, ge=1, description="Pause the job before a Keepa call that would pass this many tokens."
+    )
+
+
+class StageCostOut(BaseModel):
+    provider: str
+    stage: str = Field(description="identify or enrich")
+    operation: str
+    bucket: str = Field(description="The quota the calls wait on.")
+    items: int = Field(description="Codes or ASINs sent (those the lookup cache does not hold).")
+    calls: int
+    keepa_tokens: int
+
+
+class JobEstimate(BaseModel):
+    """What the job is expected to take and spend, from its plan, the quotas and the lookup cache."""
+
+    codes: int = Field(description="Distinct valid codes to look up.")
+    cached_codes: int
+    calls: int
+    keepa_tokens: int
+    seconds: float = Field(description="Expected duration when the job was created.")
+    bottleneck: str = Field(description="The quota that sets the pace.")
+    buckets: dict[str, float] = Field(description="Seconds each quota is busy.")
+    stages: list[StageCostOut]
+    assumptions: list[str]
+    remaining_seconds: float | None = Field(
+        default=None, description="Time left now: the measured pace once there is one, else the estimate's."
+    )
 
 
 class ImportResponse(BaseModel):
@@ -52,6 +85,7 @@ class ImportResponse(BaseModel):
     id: str
     job_id: str
     status: str
+    estimate: JobEstimate | None = None
 
 
 class JobSummary(BaseModel):
@@ -146,6 +180,11 @@ class JobDetails(BaseModel):
     started_at: Utc | None
     completed_at: Utc | None
     duration_seconds: float | None
+    looked_up_codes: int = Field(description="Rows whose code has been looked up, running chunks included.")
+    enriched_codes: int = Field(description="Rows whose candidates have been enriched, as looked_up_codes.")
+    provider_calls: int = Field(description="Provider API calls the job has made.")
+    keepa_tokens: int = Field(description="Keepa tokens the job has spent (one per code or ASIN sent).")
+    estimate: JobEstimate | None
     statistics: JobStatisticsOut
     statistics_by_marketplace: dict[str, JobStatisticsOut]
     availability: Availability | None

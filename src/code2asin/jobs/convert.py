@@ -17,8 +17,10 @@ from code2asin.ingest_table import InputTable
 from code2asin.jobs import creation, result_queries, service
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import PoolOutcome, give_up_waiting_rows, run_job_waiting
+from code2asin.jobs.estimate import Estimate, record_estimate
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.models import JobMode, JobStatus
+from code2asin.jobs.progress import LiveProgress, live_progress
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.jobs.stats import job_statistics
 from code2asin.providers.plan import build_plans
@@ -44,6 +46,9 @@ class ConvertRequest:
     confidence_threshold: float = 0.5
     #: how long the run may wait, in all, for rows due again (a quota refill, the 1- and 5-minute retries)
     max_wait_seconds: float = 600.0
+    #: caps: the job pauses before a call past them (None: no cap)
+    max_calls: int | None = None
+    max_keepa_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +69,9 @@ def run_convert(
     *,
     table_opener: Callable[[Path], InputTable],
     on_read: Callable[[int], None] | None = None,
-    on_process: Callable[[int, int], None] | None = None,
+    on_process: Callable[[LiveProgress], None] | None = None,
     on_wait: Callable[[datetime], None] | None = None,
+    on_estimate: Callable[[Estimate], None] | None = None,
 ) -> ConvertResult:
     """Create the job, run it to its end, write the results file; returns the job's outcome.
 
@@ -93,10 +99,17 @@ def run_convert(
                 max_images_per_product=request.max_images,
                 image_mode=request.image_mode,
                 confidence_threshold=request.confidence_threshold,
+                max_calls=request.max_calls,
+                max_keepa_tokens=request.max_keepa_tokens,
             ),
             actor="cli",
         )
         job_id = creation.create_job(db, table, new, on_progress=on_read)
+        if plans:
+            first = plans[marketplaces[0]]
+            estimated = record_estimate(db, job_id, settings, cache_name=first.cache_name)
+            if estimated is not None and on_estimate:
+                on_estimate(estimated)
         with db.unit_of_work() as session:
             job = service.get_job(session, job_id)
             service.transition(session, job, JobAction.START, actor="cli")
@@ -105,7 +118,7 @@ def run_convert(
                 job = service.get_job(session, job_id)
                 service.refresh_counters(session, job)
                 if on_process:
-                    on_process(job.processed_codes, job.total_codes)
+                    on_process(live_progress(session, job))
                 service.transition(session, job, JobAction.COMPLETE, actor="cli")
         else:
             cache = LookupCacheStore(db, settings.cache_ttl_seconds, settings.price_cache_ttl_seconds)

@@ -40,6 +40,9 @@ class JobOptions:
     max_images_per_product: int = 10
     image_mode: str = "replace"
     confidence_threshold: float = 0.5
+    #: caps: the job pauses, with its reason, before a call past them (None: no cap)
+    max_calls: int | None = None
+    max_keepa_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

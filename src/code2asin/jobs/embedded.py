@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -14,7 +14,10 @@ from sqlalchemy import func, or_, select, update
 from code2asin.db import Database
 from code2asin.errors import ErrorType
 from code2asin.jobs.models import ChunkStatus, ItemStatus, Job, JobChunk, JobItem, JobStatus, utcnow
+from code2asin.jobs.progress import LiveProgress, live_progress
 from code2asin.jobs.runner import ChunkRunner
+
+ProgressCallback = Callable[[LiveProgress], None]
 
 
 class PoolOutcome(StrEnum):
@@ -57,10 +60,13 @@ def run_job(
     job_id: str,
     *,
     workers: int = 4,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
     poll_seconds: float = 0.2,
 ) -> PoolOutcome:
-    """Run every due chunk of ``job_id`` until the job leaves ``processing`` or only retries are left."""
+    """Run every due chunk of ``job_id`` until the job leaves ``processing`` or only retries are left.
+
+    ``on_progress`` hears the live progress every ``poll_seconds`` while chunks run (it moves with each
+    provider call, not per chunk)."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code2asin-chunk") as pool:
         while True:
             if runner.stop_requested is not None and runner.stop_requested():
@@ -70,7 +76,7 @@ def run_job(
                 if job is None or job.status != JobStatus.PROCESSING:
                     return PoolOutcome.FINISHED
                 if on_progress:
-                    on_progress(job.processed_codes, job.total_codes)
+                    on_progress(live_progress(session, job))
                 left = session.scalar(
                     select(func.count(JobChunk.id)).where(
                         JobChunk.job_id == job_id, JobChunk.status != ChunkStatus.DONE
@@ -90,14 +96,16 @@ def run_job(
                     time.sleep(poll_seconds)  # another worker holds a lease; its end is not an event here
                     continue
                 return PoolOutcome.WAITING
-            futures = [pool.submit(runner.run_chunk, job_id, n) for n in chunks]
-            for future in as_completed(futures):
-                future.result()
+            running_now = {pool.submit(runner.run_chunk, job_id, n) for n in chunks}
+            while running_now:
+                done, running_now = wait(running_now, timeout=poll_seconds, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
                 if on_progress:
                     with db.unit_of_work() as session:
                         job = session.get(Job, job_id)
                         if job is not None:
-                            on_progress(job.processed_codes, job.total_codes)
+                            on_progress(live_progress(session, job))
 
 
 def next_retry_at(db: Database, job_id: str) -> datetime | None:
@@ -119,7 +127,7 @@ def run_job_waiting(
     job_id: str,
     *,
     max_wait_seconds: float,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: ProgressCallback | None = None,
     on_wait: Callable[[datetime], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PoolOutcome:

@@ -10,13 +10,22 @@ from typing import Any
 from code2asin import observability
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
+from code2asin.jobs.meter import ChunkMeter, Cost
 from code2asin.jobs.rows import merge_candidates
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.client_support import counting_calls
 from code2asin.providers.stages import Plan
 
 #: quick retries inside one run before a row waits for the schedule (a blip should not cost 1 minute)
 IN_RUN_RETRIES = 2
 MAX_IN_RUN_WAIT_SECONDS = 30.0
+
+KeepGoing = Callable[[Cost], bool]
+
+
+def _cost(provider: object, items: int) -> Cost:
+    """One call; a Keepa call costs a token per code or ASIN sent."""
+    return Cost(1, items if getattr(provider, "name", "") == "keepa" else 0)
 
 
 class ChunkLookups:
@@ -26,7 +35,12 @@ class ChunkLookups:
     sleep: Callable[[float], None]
 
     def _identify(
-        self, plan: Plan, keep_going: Callable[[], bool], codes: list[LookupCode], marketplace: str
+        self,
+        plan: Plan,
+        keep_going: KeepGoing,
+        codes: list[LookupCode],
+        marketplace: str,
+        meter: ChunkMeter | None = None,
     ) -> tuple[dict[str, LookupOutcome], bool]:
         provider = plan.identify
         outcomes: dict[str, LookupOutcome] = {}
@@ -38,14 +52,14 @@ class ChunkLookups:
                     candidates=[candidate_from_dict(c) for c in payload.get("candidates", [])],
                     api_response={**(payload.get("api_response") or {}), "cached": True},
                 )
+        if meter is not None:
+            meter.codes_looked_up({g: (c.asin for c in o.candidates) for g, o in outcomes.items()})
         missing = [c for c in codes if c.gtin not in outcomes]
-        size = max(1, provider.identify_batch_size)
-        for start in range(0, len(missing), size):
-            if not keep_going():
+        for batch in _batches(provider, missing):
+            if not keep_going(_cost(provider, len(batch))):
                 return outcomes, True
-            batch = missing[start : start + size]
             gtins = [c.gtin for c in batch]
-            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of)
+            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of, meter)
             fresh = {}
             for code in batch:
                 outcome = answer.get(code.gtin) or LookupOutcome(
@@ -59,15 +73,22 @@ class ChunkLookups:
                     }
             if self.cache is not None:
                 self.cache.put(plan.cache_name(provider.name), marketplace, fresh, prices=False)
+            if meter is not None:
+                meter.codes_looked_up({g: (c.asin for c in outcomes[g].candidates) for g in gtins})
         return outcomes, False
 
     def _enrich(
-        self, plan: Plan, keep_going: Callable[[], bool], asins: list[str], marketplace: str
+        self,
+        plan: Plan,
+        keep_going: KeepGoing,
+        asins: list[str],
+        marketplace: str,
+        meter: ChunkMeter | None = None,
     ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
         """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
         merged: dict[str, Candidate] = {}
         failures: dict[str, ProviderError] = {}
-        for stage in plan.enrich:
+        for last, stage in enumerate(plan.enrich, start=1 - len(plan.enrich)):
             found: dict[str, Candidate] = {}
             if self.cache is not None:
                 for key, payload in self.cache.get(
@@ -75,12 +96,14 @@ class ChunkLookups:
                 ).items():
                     found[key[5:]] = candidate_from_dict(payload)
             missing = [a for a in asins if a not in found]
+            if meter is not None and last == 0:
+                meter.asins_enriched(found)
             size = max(1, stage.enrich_batch_size)
             for start in range(0, len(missing), size):
-                if not keep_going():
-                    return merged, failures, True
                 batch = missing[start : start + size]
-                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of)
+                if not keep_going(_cost(stage, len(batch))):
+                    return merged, failures, True
+                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of, meter)
                 fresh = {}
                 for asin in batch:
                     value = answer.get(asin)
@@ -91,20 +114,33 @@ class ChunkLookups:
                         failures.setdefault(asin, value)
                 if self.cache is not None:
                     self.cache.put(plan.cache_name(stage.name), marketplace, fresh, prices=True)
+                if meter is not None and last == 0:
+                    meter.asins_enriched(batch)
             for asin, candidate in found.items():
                 merged[asin] = merge_candidates(merged.get(asin), candidate)
         return merged, failures, False
 
     def with_retries(
-        self, call: Callable[[], dict[str, Any]], keys: list[str], wrap: Callable[[ProviderError], Any]
+        self,
+        call: Callable[[], dict[str, Any]],
+        keys: list[str],
+        wrap: Callable[[ProviderError], Any],
+        meter: ChunkMeter | None = None,
     ) -> dict[str, Any]:
         """Call a provider; a batch-wide transient failure is retried quickly a couple of times.
 
-        ``wrap`` turns an exception raised for the whole batch into each key's answer.
+        ``wrap`` turns an exception raised for the whole batch into each key's answer. The API requests the
+        call really sent (an SP-API batch is one request per identifier type and page; a retry repeats them)
+        are billed to ``meter`` beyond the one call ``keep_going`` charged.
         """
         for attempt in range(IN_RUN_RETRIES + 1):
             try:
-                answer = observability.observed_call(call)
+                with counting_calls() as sent:
+                    try:
+                        answer = observability.observed_call(call)
+                    finally:
+                        if meter is not None:  # the call was announced as one; bill what it really sent
+                            meter.unbilled_calls += sent[0] - (0 if attempt else 1)
             except ConfigurationError:
                 raise
             except ProviderError as exc:
@@ -124,6 +160,17 @@ class ChunkLookups:
                 continue
             return answer
         return {}
+
+
+def _batches(provider: object, codes: list[LookupCode]) -> list[list[LookupCode]]:
+    """``codes`` in batches of the provider's size; a provider with a ``batch_key`` (SP-API's identifier
+    type: one request each) gets batches of one key, so a mixed EAN/UPC chunk costs no extra request."""
+    size = max(1, int(getattr(provider, "identify_batch_size", 1)))
+    key = getattr(provider, "batch_key", None)
+    groups: dict[str, list[LookupCode]] = {}
+    for code in codes:
+        groups.setdefault(key(code) if key is not None else "", []).append(code)
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
 def _outcome_of(error: ProviderError) -> LookupOutcome:

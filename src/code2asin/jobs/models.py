@@ -104,6 +104,11 @@ class Job(Base):
     failed_conversions: Mapped[int] = mapped_column(Integer, default=0)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     max_retries: Mapped[int] = mapped_column(Integer, default=5)
+    #: provider calls and Keepa tokens spent so far (counted before each call; the caps read them)
+    provider_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    keepa_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the duration and cost expected when the job was created (``jobs.estimate``)
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     error_message: Mapped[str | None] = mapped_column(Text)
     #: the statistics grid of a finished job, with the fingerprint that says it is still current
     #: (written and read by ``jobs.stats_snapshot``; migration 0003)
@@ -244,6 +249,9 @@ class JobChunk(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: rows of the running run whose code was looked up / whose candidates were enriched (not committed yet)
+    looked_up_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    enriched_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
 

@@ -17,8 +17,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from code2asin.errors import ERROR_DESCRIPTIONS, RETRY_BACKOFF_MINUTES, ErrorType, NotFoundError
+from code2asin.jobs.estimate import estimate_now
 from code2asin.jobs.lifecycle import allowed_actions
 from code2asin.jobs.models import Job, JobEvent, JobItem, JobStatus, utcnow
+from code2asin.jobs.progress import live_progress
 from code2asin.jobs.stats_snapshot import (
     job_availability,
     job_grid,
@@ -102,6 +104,8 @@ def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None 
         for e in reversed(list(events))
     ]
     progress = round(job.processed_codes / job.total_codes * 100, 1) if job.total_codes else 0.0
+    live = live_progress(session, job)
+    processing = processing_seconds(session, job)
     return {
         "id": job.id,
         "supplier_code": job.supplier_code,
@@ -126,7 +130,12 @@ def job_details(session: Session, job_id: str, suppliers: frozenset[str] | None 
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.completed_at,
-        "duration_seconds": processing_seconds(session, job),
+        "duration_seconds": processing,
+        "looked_up_codes": live.looked_up,
+        "enriched_codes": live.enriched,
+        "provider_calls": job.provider_calls,
+        "keepa_tokens": job.keepa_tokens,
+        "estimate": estimate_now(job, live, processing),
         "elapsed_seconds": duration_seconds(job),
         "statistics": stats.as_dict(),
         "statistics_by_marketplace": {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,7 +33,9 @@ from code2asin.errors import ConfigurationError
 from code2asin.image_tasks import enqueue_image_tasks
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.job_end import complete_if_finished, fail_job
+from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.lookups import ChunkLookups
+from code2asin.jobs.meter import NO_COST, ChunkMeter, Cost, cap_reason
 from code2asin.jobs.models import (
     ChunkStatus,
     ConversionLog,
@@ -113,6 +116,8 @@ class ChunkRunner(ChunkLookups):
                         lease_owner=token,
                         lease_expires_at=now + self.lease,
                         attempts=JobChunk.attempts + 1,
+                        looked_up_rows=0,
+                        enriched_rows=0,
                     )
                     .execution_options(synchronize_session=False)
                 )
@@ -120,18 +125,27 @@ class ChunkRunner(ChunkLookups):
                     return token, takeover
         return None
 
-    def _keep_going(self, job_id: str, chunk_no: int, token: str) -> bool:
-        """Before each provider call: is the job still processing, and is the lease still ours?
+    def _keep_going(
+        self, job_id: str, chunk_no: int, token: str, meter: ChunkMeter | None, cost: Cost = NO_COST
+    ) -> bool:
+        """Before each provider call: is the job still processing, is the lease still ours, and does the
+        call fit the job's caps?
 
-        It also renews the lease, so a chunk slowed by a shared quota is not taken over while alive. A
-        shutting-down process stops here too: the rows done so far are committed, the rest given back.
+        It renews the lease (so a chunk slowed by a shared quota is not taken over while alive), writes the
+        chunk's live progress, and charges ``cost`` to the job; a call past a cap pauses the job with its
+        reason instead (see ``jobs.meter``). A shutting-down process stops here too: the rows done so far
+        are committed, the rest given back.
         """
         if self.stop_requested is not None and self.stop_requested():
             return False
         now = self.clock()
+        calls = cost.calls + (meter.unbilled_calls if meter is not None else 0)
+        progress = (
+            {"looked_up_rows": meter.looked_up_rows, "enriched_rows": meter.enriched_rows}
+            if meter is not None
+            else {}
+        )
         with self.db.unit_of_work() as session:
-            if session.scalar(select(Job.status).where(Job.id == job_id)) != JobStatus.PROCESSING:
-                return False
             renewed = session.execute(
                 update(JobChunk)
                 .where(
@@ -140,10 +154,49 @@ class ChunkRunner(ChunkLookups):
                     JobChunk.lease_owner == token,
                     JobChunk.status == ChunkStatus.RUNNING,
                 )
-                .values(lease_expires_at=now + self.lease)
+                .values(lease_expires_at=now + self.lease, **progress)
                 .execution_options(synchronize_session=False)
             )
-            return bool(rowcount(renewed))
+            if not rowcount(renewed):
+                return False
+            job = session.get(Job, job_id)
+            if job is None or job.status != JobStatus.PROCESSING:
+                return False
+            if not calls and not cost.keepa_tokens:
+                return True
+            options = job.options or {}
+            max_calls, max_tokens = options.get("max_calls"), options.get("max_keepa_tokens")
+            within = [Job.id == job_id, Job.status == JobStatus.PROCESSING]
+            if max_calls:
+                within.append(Job.provider_calls + calls <= int(max_calls))
+            if max_tokens and cost.keepa_tokens:
+                within.append(Job.keepa_tokens + cost.keepa_tokens <= int(max_tokens))
+            charged = session.execute(
+                update(Job)
+                .where(*within)
+                .values(
+                    provider_calls=Job.provider_calls + calls,
+                    keepa_tokens=Job.keepa_tokens + cost.keepa_tokens,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if rowcount(charged):
+                if meter is not None:
+                    meter.unbilled_calls = 0
+                return True
+            session.refresh(job, with_for_update=True)  # one of the chunks that hit the cap pauses the job
+            if job.status == JobStatus.PROCESSING:
+                self._pause_for_cap(session, job, cost, calls)
+            return False
+
+    def _pause_for_cap(self, session: Any, job: Job, cost: Cost, calls: int) -> None:
+        options = job.options or {}
+        reason = cap_reason(job, options.get("max_calls"), options.get("max_keepa_tokens"), cost, calls)
+        from code2asin.jobs import service
+
+        service.transition(session, job, JobAction.PAUSE, actor=self.worker_id, detail={"reason": reason})
+        job.error_message = reason
+        log.info("job.paused.cap", extra={"job_id": job.id, "reason": reason})
 
     # -- the chunk -------------------------------------------------------------------------------
     @observability.observed_chunk
@@ -189,39 +242,42 @@ class ChunkRunner(ChunkLookups):
             )
         try:
             plan = self.plan_for(marketplace) if self.plan_for is not None else self.plan
-            keep_going = partial(self._keep_going, job_id, chunk_no, token)
+            meter = ChunkMeter(Counter(item.gtin for item in items if item.gtin))
+            keep_going = partial(self._keep_going, job_id, chunk_no, token, meter)
             if mode == "reprice":  # price tracking: ASINs are known, only the price stage runs
                 from code2asin.pricing.reprice import reprice_chunk
 
                 updates, logs, stopped = reprice_chunk(self, plan, keep_going, items, job_id)
             else:
-                updates, logs, stopped = self._process(plan, keep_going, items, marketplace, threshold)
+                updates, logs, stopped = self._process(plan, keep_going, items, marketplace, threshold, meter)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
             return ChunkOutcome.JOB_FAILED
-        return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images)
+        return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images, meter)
 
     def _process(
         self,
         plan: Plan,
-        keep_going: Callable[[], bool],
+        keep_going: Callable[[Cost], bool],
         items: list[JobItem],
         marketplace: str,
         threshold: float,
+        meter: ChunkMeter,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         codes: dict[str, LookupCode] = {}
         for item in items:
             if item.gtin and item.gtin not in codes:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
-        outcomes, stopped = self._identify(plan, keep_going, list(codes.values()), marketplace)
+        outcomes, stopped = self._identify(plan, keep_going, list(codes.values()), marketplace, meter)
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
         asins = sorted({c.asin for o in outcomes.values() if o.error is None for c in o.candidates})
+        meter.asins_enriched(() if plan.enrich else asins)  # codes with nothing (left) to enrich
         enriched: dict[str, Candidate] = {}
         if asins and not stopped:
-            enriched, failures, stopped = self._enrich(plan, keep_going, asins, marketplace)
+            enriched, failures, stopped = self._enrich(plan, keep_going, asins, marketplace, meter)
             for gtin, outcome in list(outcomes.items()):
                 # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
                 # the row follows the retry schedule instead of being decided on partial data
@@ -272,6 +328,7 @@ class ChunkRunner(ChunkLookups):
         logs: list[dict[str, Any]],
         stopped: bool,
         download_images: bool = False,
+        meter: ChunkMeter | None = None,
     ) -> ChunkOutcome:
         now = self.clock()
         with self.db.unit_of_work() as session:
@@ -290,6 +347,13 @@ class ChunkRunner(ChunkLookups):
             )
             if not rowcount(mine):
                 return ChunkOutcome.SKIPPED
+            if meter is not None and meter.unbilled_calls:  # what the last calls really sent
+                session.execute(
+                    update(Job)
+                    .where(Job.id == job_id)
+                    .values(provider_calls=Job.provider_calls + meter.unbilled_calls)
+                    .execution_options(synchronize_session=False)
+                )
             if updates:
                 session.execute(update(JobItem), updates)
             if logs:
@@ -320,6 +384,8 @@ class ChunkRunner(ChunkLookups):
                     lease_owner=None,
                     lease_expires_at=None,
                     next_attempt_at=None if done else _aware(waiting),
+                    looked_up_rows=0,
+                    enriched_rows=0,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -357,6 +423,8 @@ class ChunkRunner(ChunkLookups):
                     lease_owner=None,
                     lease_expires_at=None,
                     next_attempt_at=None,
+                    looked_up_rows=0,
+                    enriched_rows=0,
                 )
                 .execution_options(synchronize_session=False)
             )

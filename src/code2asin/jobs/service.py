@@ -117,9 +117,22 @@ def pause_job(session: Session, job_id: str, actor: str | None = None) -> Action
     return ActionResult(transition(session, get_job(session, job_id), JobAction.PAUSE, actor=actor))
 
 
-def resume_job(session: Session, job_id: str, actor: str | None = None) -> ActionResult:
-    """paused -> processing."""
-    job = transition(session, get_job(session, job_id), JobAction.RESUME, actor=actor)
+def resume_job(
+    session: Session,
+    job_id: str,
+    actor: str | None = None,
+    *,
+    max_calls: int | None = None,
+    max_keepa_tokens: int | None = None,
+) -> ActionResult:
+    """paused -> processing; a new ``max_calls`` / ``max_keepa_tokens`` replaces the job's cap (0: none)."""
+    job = get_job(session, job_id)
+    asked = (("max_calls", max_calls), ("max_keepa_tokens", max_keepa_tokens))
+    caps = {k: v for k, v in asked if v is not None}
+    job = transition(session, job, JobAction.RESUME, actor=actor, detail=caps or None)
+    if caps:
+        job.options = {**(job.options or {}), **{k: v or None for k, v in caps.items()}}
+    job.error_message = None  # a paused job's message is the reason it paused
     return _run_or_complete(session, job, actor)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from code2asin.errors import RETRY_BACKOFF_MINUTES, ErrorType, ProviderError
+from code2asin.jobs.meter import Cost
 from code2asin.jobs.models import ItemStatus, Job, JobItem
 from code2asin.pricing import alerts as alert_rules
 from code2asin.pricing.models import PriceAlert, PriceObservation, Tracker, WebhookDelivery
@@ -71,7 +72,7 @@ class ChunkContext(Protocol):
 
 
 def reprice_chunk(
-    runner: ChunkContext, plan: Plan, keep_going: Callable[[], bool], items: list[JobItem], job_id: str
+    runner: ChunkContext, plan: Plan, keep_going: Callable[[Cost], bool], items: list[JobItem], job_id: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     """Price the chunk's ASINs with ``plan``; returns the runner's (row updates, log rows, stopped)."""
     stage = price_stage(plan)
@@ -79,9 +80,9 @@ def reprice_chunk(
     answers: dict[str, Candidate | ProviderError] = {}
     size = max(1, stage.enrich_batch_size)
     for start in range(0, len(asins), size):
-        if not keep_going():
-            return [], [], True  # paused or cancelled: nothing written, the chunk is given back
         batch = asins[start : start + size]
+        if not keep_going(Cost(1, len(batch) if stage.name == "keepa" else 0)):
+            return [], [], True  # paused, cancelled or capped: nothing written, the chunk is given back
         answers.update(runner.with_retries(partial(stage.enrich, batch), batch, lambda e: e))
     now = runner.clock()
     updates: list[dict[str, Any]] = []

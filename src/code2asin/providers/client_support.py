@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -51,8 +53,31 @@ class TokenCache:
                 del self._tokens[key]
 
 
-def send(http: httpx.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
-    """One HTTP exchange; timeouts and transport failures become ``network`` errors naming ``what``."""
+#: the API requests sent within ``counting_calls`` (per thread and task): a job's provider calls
+_CALLS: ContextVar[list[int] | None] = ContextVar("code2asin_api_calls", default=None)
+
+
+@contextmanager
+def counting_calls() -> Iterator[list[int]]:
+    """Count the billable API requests ``send`` makes inside the block (``box[0]``)."""
+    box = [0]
+    reset = _CALLS.set(box)
+    try:
+        yield box
+    finally:
+        _CALLS.reset(reset)
+
+
+def send(
+    http: httpx.Client, method: str, url: str, what: str, *, billable: bool = True, **kwargs: Any
+) -> httpx.Response:
+    """One HTTP exchange; timeouts and transport failures become ``network`` errors naming ``what``.
+
+    A ``billable`` request (an API operation, not a token or free status call) counts in ``counting_calls``.
+    """
+    box = _CALLS.get()
+    if billable and box is not None:
+        box[0] += 1
     try:
         return http.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:

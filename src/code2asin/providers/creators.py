@@ -150,7 +150,8 @@ class CreatorsClient:
                 "scope": "creatorsapi::default",
             }
             payload = {"json": body}
-        response = send(self._http, "POST", self._token_url, "Creators token endpoint", **payload)
+        what = "Creators token endpoint"
+        response = send(self._http, "POST", self._token_url, what, billable=False, **payload)
         if response.status_code in (400, 401, 403):
             raise ConfigurationError(
                 f"The Creators API token endpoint refused credential {self._id!r} (version {self._version}, "

@@ -306,7 +306,7 @@ class KeepaClient:
         if self._limiter is not None:
             self._limiter.acquire(self.limiter_key)
         started = time.perf_counter()
-        response = send(self._http, "GET", f"{self._api_url}{path}", what,
+        response = send(self._http, "GET", f"{self._api_url}{path}", what, billable=path == "/product",
                         params={"key": self._key, **params}, headers={"Accept": "application/json"})
         elapsed = round((time.perf_counter() - started) * 1000)
         status = response.status_code

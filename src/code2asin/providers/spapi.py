@@ -237,7 +237,7 @@ class SpapiClient:
             "client_secret": self._client_secret,
         }
         what = "SP-API token endpoint (Login with Amazon)"
-        response = send(self._http, "POST", self._token_url, what, data=form)
+        response = send(self._http, "POST", self._token_url, what, billable=False, data=form)
         if response.status_code in (400, 401, 403):
             detail = token_error(response)
             if "invalid_grant" in detail:
@@ -310,6 +310,10 @@ class SpapiClient:
         raise ProviderError(f"SP-API {operation} answered HTTP {status}: {message}", ErrorType.UNKNOWN)
 
     # -- identify ---------------------------------------------------------------------------------
+
+    def batch_key(self, code: LookupCode) -> str:
+        """Codes of one ``identifiersType`` share a request: the runner batches them together."""
+        return request_identifier(code)[0]
 
     def identify(self, codes: Sequence[LookupCode]) -> dict[str, LookupOutcome]:
         """Look codes up by identifier, 20 per call and one call per ``identifiersType``.

@@ -84,6 +84,8 @@ class LoggedRequest:
     marketplace: str | None = None
     credential: str | None = None
     fault: str | None = None
+    #: a paged answer's later pages repeat the search (its codes) with the token of the page asked
+    page_token: str | None = None
 
 
 @dataclass

@@ -51,7 +51,7 @@ def money(value: Number | None, currency: str | None, lang: str) -> str:
 
 def install(filters: dict[str, Any]) -> None:
     """The Jinja filters ``num``, ``dec(2)``, ``pct(scale)``, ``spct`` and ``money(currency)``: each reads
-    the page's ``lang``."""
+    the page's ``lang``; ``duration`` writes seconds as ``1 min 35 s``."""
 
     @pass_context
     def num(ctx: Any, value: Number | None) -> str:
@@ -73,4 +73,9 @@ def install(filters: dict[str, Any]) -> None:
     def to_money(ctx: Any, value: Number | None, currency: str | None = None) -> str:
         return money(value, currency, ctx.get("lang", "en"))
 
-    filters.update(num=num, dec=dec, pct=pct, spct=spct, money=to_money)
+    def duration(value: Number | None) -> str:
+        from code2asin.jobs.estimate import format_duration  # "1 min 35 s" reads the same in en and fr
+
+        return format_duration(float(value or 0))
+
+    filters.update(num=num, dec=dec, pct=pct, spct=spct, money=to_money, duration=duration)

@@ -260,6 +260,24 @@ def _rules() -> list[Rule]:
          r"\((?P<r>\d+) tokens per refill\)\.",
          lambda m: f"Il reste {m['n']} jetons Keepa et cet appel en demande environ {m['c']} : attente de la "
                    f"recharge ({m['r']} jetons par recharge)."),
+        # -- the estimate's assumptions (jobs.estimate) ------------------------------------------------
+        (r"The Keepa balance is not known yet: the time assumes it covers the (?P<n>\d+) tokens\.",
+         lambda m: f"Le solde Keepa n'est pas encore connu : la durée suppose qu'il couvre les {m['n']} "
+                   "jetons."),
+        (r"Enrichment counts (?P<n>[\d.]+) ASIN per code looked up; codes with several candidates cost more, "
+         r"codes not found cost nothing\.",
+         lambda m: f"L'enrichissement compte {_dec(m['n'])} ASIN par code recherché ; les codes à plusieurs "
+                   "candidats coûtent plus, les codes introuvables ne coûtent rien."),
+        # -- caps (jobs.runner) -----------------------------------------------------------------------
+        (r"Paused: the job reached its cap of (?P<n>\d+) provider calls \(max_calls\); resume it with a "
+         r"higher cap to go on\.",
+         lambda m: f"En pause : le job a atteint son plafond de {m['n']} appels aux sources (max_calls) ; "
+                   "reprenez-le avec un plafond plus haut pour continuer."),
+        (r"Paused: the next Keepa call needs (?P<c>\d+) tokens and the job has spent (?P<s>\d+) of its "
+         r"(?P<n>\d+) \(max_keepa_tokens\); resume it with a higher cap to go on\.",
+         lambda m: f"En pause : le prochain appel Keepa demande {m['c']} jetons et le job en a dépensé "
+                   f"{m['s']} sur {m['n']} (max_keepa_tokens) ; reprenez-le avec un plafond plus haut "
+                   "pour continuer."),
         # -- manual validation, price runs and alerts ------------------------------------------------
         (r"Validated by hand by (?P<a>.+)\.",
          lambda m: "Validé à la main par "

@@ -68,6 +68,14 @@ def tile_values(statistics: dict[str, Any], lang: str) -> dict[str, str]:
     return values
 
 
+def live_percent(job: dict[str, Any]) -> float:
+    """The bar moves with each provider call: a row counts half once looked up, whole once enriched."""
+    total = job["total_codes"]
+    if not total:
+        return 0.0
+    return float(round(min((job["looked_up_codes"] + job["enriched_codes"]) / 2 / total * 100, 100.0), 1))
+
+
 def several_marketplaces(job: dict[str, Any]) -> bool:
     return len(job["marketplaces"]) > 1
 
@@ -81,6 +89,7 @@ def _fragments(page: Page, job: dict[str, Any]) -> dict[str, Any]:
         tiles=TILES,
         tile_values=tile_values(job["statistics"], page.t.lang),
         several=several_marketplaces(job),
+        live_percent=live_percent(job),
         market_tiles={m: tile_values(stats, page.t.lang) for m, stats in by_marketplace.items()},
     )
 
@@ -222,6 +231,8 @@ def live(page: PageDep, job_id: str) -> Response:
         "marketplace_tiles": context["market_tiles"],
         "marketplaces_html": page.web.fragment("_marketplaces.html", context) if context["several"] else None,
         "actions_html": page.web.fragment("_actions.html", context),
+        "meter_html": page.web.fragment("_meter.html", context),
+        "live_percent": context["live_percent"],
         "timeline_html": page.web.fragment("_timeline.html", context),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -28,6 +28,8 @@ from code2asin.errors import Code2AsinError, ConfigurationError, IngestError
 from code2asin.ingest import open_table
 from code2asin.ingest_table import IngestLimits
 from code2asin.jobs import creation, service
+from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.estimate import Estimate, Quotas, cache_namer, estimate, record_estimate
 from code2asin.jobs.models import JobMode
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
@@ -53,6 +55,9 @@ class ImportForm:
     download_images: bool = False
     max_images_per_product: str = "10"
     image_mode: str = "replace"
+    #: caps, as typed (empty: none)
+    max_calls: str = ""
+    max_keepa_tokens: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +71,8 @@ class ImportForm:
             download_images=form_text(page, "download_images") == "true",
             max_images_per_product=form_text(page, "max_images_per_product").strip()[:10],
             image_mode=form_text(page, "image_mode"),
+            max_calls=form_text(page, "max_calls").strip()[:12],
+            max_keepa_tokens=form_text(page, "max_keepa_tokens").strip()[:12],
         )
 
     def check(self, page: Page) -> None:
@@ -99,6 +106,15 @@ class ImportForm:
             self.errors["max_images_per_product"] = t("import.error.max_images")
         if self.image_mode not in IMAGE_MODES:
             self.image_mode = "replace"
+        for name in ("max_calls", "max_keepa_tokens"):
+            value = getattr(self, name).replace(" ", "").replace("\u202f", "").replace(",", "")
+            setattr(self, name, value)
+            if value and (not value.isdigit() or int(value) < 1):
+                self.errors[name] = t("import.error.cap")
+
+    def cap(self, name: str) -> int | None:
+        value = getattr(self, name)
+        return int(value) if value.isdigit() and int(value) >= 1 else None
 
     @property
     def marketplace_list(self) -> list[str]:
@@ -120,6 +136,8 @@ class ImportForm:
                 max_images_per_product=int(self.max_images_per_product),
                 image_mode=self.image_mode,
                 confidence_threshold=page.web.settings.confidence_threshold,
+                max_calls=self.cap("max_calls"),
+                max_keepa_tokens=self.cap("max_keepa_tokens"),
             ),
             actor=page.principal.actor,
         )
@@ -213,9 +231,29 @@ def preview(page: PageDep) -> Response:
         with path.open("rb") as handle:
             storage.put_file(key, handle, "application/octet-stream")
     token = page.web.codec.sign({"key": key, "name": filename[:500], "user": principal.id})
+    expected = _estimate(page, form, summary.gtins) if form.mode == "amazon" else None
     return page.render(
-        "preview.html", form=form, preview=summary, filename=filename, upload=token, **_choices()
+        "preview.html",
+        form=form,
+        preview=summary,
+        filename=filename,
+        upload=token,
+        estimate=expected.as_dict() if expected is not None else None,
+        **_choices(),
     )
+
+
+def _estimate(page: Page, form: ImportForm, gtins: set[str]) -> Estimate:
+    """What the file will cost on the form's plan and marketplaces, the lookup cache counted."""
+    settings = page.web.settings
+    name = cache_namer(settings, form.provider_plan)
+    cache = LookupCacheStore(page.web.db, settings.cache_ttl_seconds, settings.price_cache_ttl_seconds)
+    identify = parse_plan(form.provider_plan)[0]
+    keys = [f"gtin:{g}" for g in gtins]
+    cached = sum(len(cache.get(name(identify), market, keys)) for market in form.marketplace_list)
+    codes = len(gtins) * len(form.marketplace_list)
+    quotas = Quotas.from_settings(settings, plan=form.provider_plan)
+    return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached)
 
 
 def create(page: PageDep) -> Response:
@@ -233,6 +271,7 @@ def create(page: PageDep) -> Response:
         with _local_copy(storage, key) as path:
             table = open_table(path, limits=_limits(page))
             job_id = creation.create_job(page.web.db, table, form.new_job(page, filename, key))
+        record_estimate(page.web.db, job_id, page.web.settings)
     except FileNotFoundError:
         form.errors["file"] = page.t("import.error.expired")
         return _render_form(page, form, status=422)

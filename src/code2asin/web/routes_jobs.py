@@ -63,6 +63,18 @@ def jobs_list(page: PageDep, status: str | None = None, supplier: str | None = N
     )
 
 
+def _cap_field(page: Page, name: str) -> int | None:
+    """A cap typed on the resume form: absent -> unchanged (None), empty -> no cap (0), else the number."""
+    if page.form is None or name not in page.form:
+        return None
+    value = form_text(page, name).strip().replace(" ", "").replace("\u202f", "")
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidValueError(page.t("import.error.cap"))
+    return int(value)
+
+
 def act(page: PageDep, job_id: str, action: str) -> Response:
     principal = page.require(Permission.DELETE if action == "delete" else Permission.WRITE)
     if action not in ACTIONS and action not in ("retry", "delete"):
@@ -77,6 +89,9 @@ def act(page: PageDep, job_id: str, action: str) -> Response:
             elif action == "retry":
                 reset = form_text(page, "reset_retry_counter") == "true"
                 service.retry_job(session, job_id, principal.actor, reset_retry_counter=reset)
+            elif action == "resume":
+                caps = {name: _cap_field(page, name) for name in ("max_calls", "max_keepa_tokens")}
+                dispatch = service.resume_job(session, job_id, principal.actor, **caps).dispatch
             else:
                 dispatch = ACTIONS[action](session, job_id, principal.actor).dispatch
     except (LifecycleError, InvalidValueError) as exc:

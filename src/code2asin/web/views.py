@@ -150,6 +150,8 @@ class Preview:
     valid: int = 0
     invalid_rows: list[tuple[int, str, str]] = field(default_factory=list)
     sample_rows: list[tuple[str, ...]] = field(default_factory=list)
+    #: the distinct valid codes (GTIN-14), which the estimate counts
+    gtins: set[str] = field(default_factory=set)
 
     @property
     def invalid(self) -> int:
@@ -184,6 +186,8 @@ def preview_table(table: InputTable) -> Preview:
         parsed = barcodes.parse_code(row.code_value)
         if parsed.valid:
             preview.valid += 1
+            if parsed.gtin:
+                preview.gtins.add(parsed.gtin)
         elif len(preview.invalid_rows) < PREVIEW_INVALID_ROWS:
             preview.invalid_rows.append((row.row_no, parsed.raw, parsed.message or ""))
     return preview

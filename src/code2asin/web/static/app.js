@@ -26,6 +26,7 @@
   var status = main.getAttribute("data-status");
   var timelineHtml = null;
   var marketsHtml = null;
+  var meterHtml = null;
   var INTERVAL_MS = 1500;
 
   function setText(id, text) {
@@ -50,9 +51,11 @@
   function apply(data) {
     var fill = document.getElementById("job-progress-fill");
     var bar = document.getElementById("job-progress-bar");
-    if (fill) { fill.style.width = data.progress_percent + "%"; }
-    if (bar) { bar.setAttribute("aria-valuenow", String(data.progress_percent)); }
+    if (fill) { fill.style.width = data.live_percent + "%"; }
+    if (bar) { bar.setAttribute("aria-valuenow", String(data.live_percent)); }
     setText("progress-text", data.progress_text);
+    var meter = document.getElementById("meter");
+    if (meter && data.meter_html !== meterHtml) { meterHtml = data.meter_html; meter.innerHTML = data.meter_html; }
     Object.keys(data.tiles).forEach(function (key) { setText("tile-" + key, data.tiles[key]); });
     var markets = document.getElementById("marketplaces-card");
     if (markets && data.marketplaces_html && data.marketplaces_html !== marketsHtml) {

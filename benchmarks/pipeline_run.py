@@ -1,0 +1,177 @@
+"""One measured job for ``python -m benchmarks pipeline`` (run as a script, so the code under test is
+whichever ``code2asin`` comes first on ``PYTHONPATH``: this tree, or a baseline worktree).
+
+``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL]`` prints one JSON
+line: the seconds from dispatch to ``completed``, the sandbox's log per operation, the 429s, and (when
+the code under test has ``jobs.estimate``) the estimate made before the run.
+
+The sandbox runs here, in its own thread, with Amazon's default quotas times FACTOR (Creators 1 req/s,
+SP-API catalogue 2/s burst 2, pricing 0.5/s; Keepa 1,200 tokens refilled by 20 every 60 s / FACTOR) and
+25 ms of latency; our clients are paced at the same scaled rates. WORKERS processes (spawned) each run the
+embedded pool (4 chunk threads) on the same database; with 2 they share one Redis limiter.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+LATENCY_MS = 25.0
+
+
+def endpoints(base: dict[str, Any], factor: float) -> Any:
+    from code2asin.config import Settings
+    from code2asin.providers.plan import Endpoints
+
+    class Running:  # what ``Endpoints.for_running_sandbox`` reads of a running sandbox
+        host, port = base["host"], base["port"]
+        base_url, cognito_token_url, lwa_token_url = base["url"], base["cognito"], base["lwa"]
+
+    found = Endpoints.for_running_sandbox(Settings(), Running(), "FR")  # type: ignore[arg-type]
+    found.creators_rate = 1.0 * factor
+    found.spapi_catalog_rate = 2.0 * factor
+    found.spapi_catalog_burst = 2
+    found.spapi_pricing_rate = 0.5 * factor
+    return found
+
+
+def work(
+    plan_name: str, database_url: str, redis_url: str | None, job_id: str, base: dict[str, Any], factor: float
+) -> None:
+    from code2asin.config import Settings
+    from code2asin.db import Database
+    from code2asin.jobs.cache import LookupCacheStore
+    from code2asin.jobs.embedded import run_job
+    from code2asin.jobs.runner import ChunkRunner
+    from code2asin.providers.plan import build_plan
+    from code2asin.providers.ratelimit import InProcessLimiter, RedisLimiter
+
+    # the limiter keeps its 10 ms of slack against network jitter: shrunk with the time factor, the sandbox's
+    # burst-1 buckets answer 429 (measured: 10 of 182 calls at 20x with 0.5 ms)
+    limiter: Any = InProcessLimiter()
+    if redis_url:
+        from redis import Redis
+
+        limiter = RedisLimiter(Redis.from_url(redis_url), prefix=f"bench:{job_id}:")
+    db = Database(database_url)
+    plan = build_plan(Settings(), plan_name, "FR", endpoints=endpoints(base, factor), limiter=limiter)
+    try:
+        runner = ChunkRunner(
+            db, plan, LookupCacheStore(db, 3600, 3600), worker_id=f"bench-{mp.current_process().pid}"
+        )
+        while True:
+            run_job(db, runner, job_id, workers=int(os.environ.get("BENCH_THREADS", "4")))
+            with db.unit_of_work() as session:
+                from code2asin.jobs.models import Job
+
+                job = session.get(Job, job_id)
+                if job is None or job.status != "processing":
+                    return
+            time.sleep(0.05)  # rows due again (a 429's retry): come back for them
+    finally:
+        plan.close()
+        db.dispose()
+
+
+def main() -> None:
+    plan_name, codes, factor, workers, database_url = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        float(sys.argv[3]),
+        int(sys.argv[4]),
+        sys.argv[5],
+    )
+    redis_url = sys.argv[6] if len(sys.argv) > 6 else None
+    from code2asin.db import Database
+    from code2asin.ingest import open_table
+    from code2asin.jobs import creation, service
+    from code2asin.jobs.lifecycle import JobAction
+    from code2asin.jobs.models import Job, JobMode
+    from code2asin.sandbox import sample_codes
+    from code2asin.sandbox import server as sb
+
+    quotas = sb.SandboxQuotas(
+        creators_rps=1.0 * factor,
+        spapi_catalog_rps=2.0 * factor,
+        spapi_catalog_burst=2,
+        spapi_pricing_rps=0.5 * factor,
+        keepa_refill_interval_s=60.0 / factor,
+    )
+    server = sb.SandboxServer("127.0.0.1", 0, latency_ms=LATENCY_MS, quotas=quotas).start()
+    base = {
+        "host": server.host,
+        "port": server.port,
+        "url": server.base_url,
+        "cognito": server.cognito_token_url,
+        "lwa": server.lwa_token_url,
+    }
+    db = Database(database_url)
+    db.upgrade()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "codes.csv"
+        source.write_text("EAN\n" + "\n".join(sample_codes.generate_codes(codes, seed=14)) + "\n", "utf-8")
+        new = creation.NewJob("BENCH", JobMode.AMAZON, "FR", plan_name, source.name)
+        job_id = creation.create_job(db, open_table(source), new)
+    estimate: dict[str, Any] | None = None
+    try:
+        from code2asin.jobs.estimate import Quotas, estimate_job
+
+        rates = Quotas(1.0 * factor, 2.0 * factor, 2, 0.5 * factor, 1200, 20 * factor)
+        with db.unit_of_work() as session:
+            job = session.get(Job, job_id)
+            estimate = estimate_job(session, job, rates).as_dict()  # type: ignore[arg-type]
+    except ImportError:
+        pass  # the baseline has no estimate
+    with db.unit_of_work() as session:
+        service.transition(session, service.get_job(session, job_id), JobAction.START, actor="bench")
+    server.clear_log()
+    started = time.time()
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=work,
+            args=(plan_name, database_url, redis_url if workers > 1 else None, job_id, base, factor),
+        )
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    with db.unit_of_work() as session:
+        job = session.get(Job, job_id)
+        status, finished = job.status, job.completed_at  # type: ignore[union-attr]
+    ended = finished.timestamp() if finished is not None else time.time()
+    log = [e for e in server.request_log if e.kind == "api"]
+    server.stop()
+    db.dispose()
+    calls = Counter(e.operation for e in log if e.status in (200, 404))
+    keepa_tokens = sum(
+        len(e.codes) + len(e.asins) for e in log if e.operation == "keepaProduct" and e.status == 200
+    )
+    print(
+        json.dumps(
+            {
+                "plan": plan_name,
+                "codes": codes,
+                "workers": workers,
+                "status": status,
+                "seconds": ended - started,
+                "calls": dict(calls),
+                "throttled": sum(1 for e in log if e.status == 429),
+                "keepa_tokens": keepa_tokens,
+                "estimate": estimate,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
