@@ -40,10 +40,13 @@ def test_each_stage_is_costed_chunk_by_chunk_and_the_busiest_bucket_sets_the_tim
     # 10 chunks of 100: SP-API 5 searches each, Creators 10 getItems each, Keepa 1 call each
     assert calls(found) == {"spapi:identify": 50, "creators:enrich": 100, "keepa:enrich": 10}
     assert (found.calls, found.keepa_tokens, found.bottleneck) == (160, 1000, "Creators")
-    # 99 Creators calls (the first needs no wait) at our pace, 1 % + 10 ms under 1 a second, after the first
-    # chunk's 5 searches at 2 a second
+    # 99 Creators calls (the first needs no wait) at our pace, 1 % + 10 ms under 1 a second, after the one
+    # SP-API search whose 20 answers fill the first getItems batch
     assert paced_interval(1.0) == pytest.approx(1.02) and paced_interval(2.0) == pytest.approx(0.515)
-    assert found.seconds == pytest.approx(99 * 1.02 + 5 * 0.515)
+    assert found.seconds == pytest.approx(99 * 1.02 + 0.515)
+    # Keepa's first call waits for a chunk's 100 answers: 5 searches
+    keepa_bound = estimate("spapi+keepa", Quotas(keepa_tokens_left=0, keepa_refill_per_minute=600), codes=500)
+    assert keepa_bound.bottleneck == "Keepa" and keepa_bound.seconds == pytest.approx(50 + 5 * 0.515)
     assert found.buckets["SP-API catalogue"] == pytest.approx(48 * 0.515)
 
     # a chunk of 130 codes is two chunks: 100 then 30, each rounded up to whole calls
@@ -94,7 +97,7 @@ def test_the_estimate_in_words_and_durations() -> None:
     ]
     text = describe_estimate(estimate("spapi+creators", Quotas(), codes=1000, cached_codes=200))
     assert text.startswith(
-        "Estimate: about 1 min 23 s for 1,000 codes, 200 of them from the lookup cache: 120 provider calls; "
+        "Estimate: about 1 min 21 s for 1,000 codes, 200 of them from the lookup cache: 120 provider calls; "
         "the slowest quota is Creators."
     )
 
@@ -162,3 +165,31 @@ def test_convert_says_its_estimate_and_stops_at_its_cap(
     )
     assert "Paused: the job reached its cap of 4 provider calls (max_calls)" in words
     assert (tmp_path / "codes.results.xlsx").exists()  # what was done is written, the rest says pending
+
+
+def test_a_keepa_plans_estimate_asks_keepa_for_the_balance_and_waits_for_the_refills(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    from code2asin.config import KeepaSettings
+    from code2asin.sandbox import server as sb
+
+    quotas = sb.SandboxQuotas(keepa_tokens=300, keepa_refill_rate=20)
+    with sb.SandboxServer(port=0, quotas=quotas) as server:
+        settings = Settings(keepa=KeepaSettings(api_key=sb.DEFAULT_KEEPA_KEY, api_url=server.base_url))
+        source = tmp_path / "in.csv"
+        source.write_text("EAN\n" + "\n".join(sample_codes.generate_codes(1000, seed=3)) + "\n", "utf-8")
+        new = creation.NewJob("SUP", JobMode.AMAZON, "FR", "keepa", source.name)
+        job_id = creation.create_job(sqlite_db, open_table(source), new)
+        found = record_estimate(sqlite_db, job_id, settings, cache_name=str)
+        asked = [e.operation for e in server.request_log]
+    assert found is not None and asked == ["keepaToken"]  # the balance costs no token
+    assert (found.bottleneck, found.keepa_tokens, found.assumptions) == ("Keepa", 1000, [])
+    assert found.seconds == pytest.approx((1000 - 300) / 20 * 60)  # 35 minutes of refills
+    unreachable = Settings(keepa=KeepaSettings(api_key="k", api_url="http://127.0.0.1:9"))
+    assert (
+        record_estimate(sqlite_db, job_id, unreachable, cache_name=str)
+        .assumptions[0]
+        .startswith(  # type: ignore[union-attr]
+            "The Keepa balance is not known yet"
+        )
+    )

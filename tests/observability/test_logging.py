@@ -11,6 +11,7 @@ import pytest
 from code2asin import observability
 from code2asin.db import Database
 from code2asin.jobs.embedded import PoolOutcome, run_job
+from code2asin.jobs.lookups import IN_RUN_RETRIES
 from code2asin.jobs.runner import ChunkRunner
 from code2asin.sandbox import server as sb
 
@@ -30,7 +31,8 @@ def test_chunk_log_records_carry_job_chunk_and_worker_context_even_from_provider
 ) -> None:
     observability.configure_logging(level="INFO")
     job_id = started_job(sqlite_db, codes)
-    sandbox.inject_faults("searchCatalogItems", "429", count=1)
+    # batch-wide 429s: two quick retries in the run, then the rows wait for the schedule
+    sandbox.inject_faults("searchCatalogItems", "429", count=IN_RUN_RETRIES + 1)
     assert run_job(sqlite_db, make_runner(sqlite_db), job_id) is PoolOutcome.WAITING
     records = json_lines(capsys.readouterr().err)
     chunk = [r for r in records if r["event"] == "job.chunk.waiting"]

@@ -16,6 +16,7 @@ from code2asin.config import Settings
 from code2asin.db import Database
 from code2asin.jobs.dispatch import EmbeddedDispatcher
 from code2asin.jobs.embedded import PoolOutcome, run_job
+from code2asin.jobs.lookups import IN_RUN_RETRIES
 from code2asin.jobs.models import ChunkStatus, JobChunk, utcnow
 from code2asin.jobs.runner import ChunkOutcome, ChunkRunner
 from code2asin.sandbox import server as sb
@@ -91,7 +92,9 @@ def test_a_429_from_the_sandbox_is_counted_as_a_rate_limited_provider_call_and_a
 ) -> None:
     before = scrape(any_db, tmp_path)
     job_id = started_job(any_db, codes)
-    sandbox.inject_faults("searchCatalogItems", "429", count=1)
+    # a search holds one identifier type, so its 429 is batch-wide: the run retries it twice at once
+    # (``IN_RUN_RETRIES``), and the third 429 sends its rows to the retry schedule
+    sandbox.inject_faults("searchCatalogItems", "429", count=IN_RUN_RETRIES + 1)
     assert run_job(any_db, make_runner(any_db), job_id) is PoolOutcome.WAITING
     after = scrape(any_db, tmp_path)
 
@@ -100,7 +103,7 @@ def test_a_429_from_the_sandbox_is_counted_as_a_rate_limited_provider_call_and_a
     throttled = grew(
         "code2asin_provider_calls_total", provider="spapi", operation="identify", status="api_rate_limit"
     )
-    assert throttled == 1
+    assert throttled == IN_RUN_RETRIES + 1
     waiting = grew("code2asin_codes_processed_total", outcome="retry_scheduled")
     ended = sum(grew("code2asin_codes_processed_total", outcome=o) for o in ("matched", "not_found"))
     assert waiting > 0 and waiting + ended == len(codes)

@@ -4,9 +4,9 @@ The model follows what the runner does. Rows run in chunks of 100; each chunk se
 lookup cache does not hold to the identify stage in batches (SP-API 20 codes a call, Creators 1, Keepa 100),
 then the candidate ASINs to each enrich stage (Creators ``getItems`` 10, SP-API pricing 20, Keepa 100).
 Every stage waits on one quota bucket: SP-API catalogue, SP-API pricing, the Creators credential (shared by
-``searchItems`` and ``getItems``) or the Keepa token balance. Chunks run side by side, so the stages of
-different chunks overlap and the job lasts about as long as its busiest bucket needs, plus the time the
-first chunk takes to reach that bucket.
+``searchItems`` and ``getItems``) or the Keepa token balance. Each enrich stage is called as soon as a full
+batch of candidates is waiting and chunks run side by side, so the stages overlap and the job lasts about
+as long as its busiest bucket needs, plus the identify calls its first batch waits for.
 
 * calls of a stage = the sum over chunks of ``ceil(items in the chunk / items per call)``;
 * a bucket's time = its calls, less the burst it starts with, at our limiter's pace (1 % + 10 ms under
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -157,8 +157,9 @@ def estimate(
     share = fresh / codes if codes else 0.0
     costs: list[StageCost] = []
     busy: dict[str, float] = {}
-    first_chunk: dict[str, float] = {}  # bucket -> seconds one chunk keeps it busy
-    order: list[str] = []
+    #: bucket -> seconds of identify calls before its first call can leave (its first batch's answers)
+    wait_first: dict[str, float] = {}
+    identify_pace = (1, 0.0)  # (codes per identify call, seconds between identify calls)
     assumptions: list[str] = []
     for provider, stage in stages:
         operation, bucket, per_call = OPERATIONS[(provider, stage)]
@@ -171,9 +172,12 @@ def estimate(
         rate, burst = quotas.rate(bucket)
         interval = paced_interval(rate)
         busy[bucket] = busy.get(bucket, 0.0) + max(calls - burst, 0) * interval
-        first_chunk[bucket] = first_chunk.get(bucket, 0.0) + math.ceil(chunk_items / per_call) * interval
-        if bucket not in order:
-            order.append(bucket)
+        if stage == "identify":
+            identify_pace = (per_call, interval)
+        else:  # a stage is fed as identify answers come: its first full batch needs that many of them
+            first_batch = min(per_call, chunk_items) / max(ratio, 1e-9)
+            waited = math.ceil(first_batch / identify_pace[0]) * identify_pace[1]
+            wait_first[bucket] = min(wait_first.get(bucket, waited), waited)
     tokens = sum(c.keepa_tokens for c in costs)
     if tokens and "Keepa" in busy:
         left, refill = quotas.keepa_tokens_left, quotas.keepa_refill_per_minute
@@ -191,8 +195,8 @@ def estimate(
     if not busy:
         return Estimate(codes, cached_codes, costs, 0, 0, 0.0, "", {}, assumptions)
     bottleneck = max(busy, key=lambda b: busy[b])
-    # before the bottleneck is busy the first chunk crosses the stages that come before it
-    fill = sum(first_chunk[b] for b in order[: order.index(bottleneck)])
+    # the bottleneck is busy from its first call on, which waits for the identify answers of its first batch
+    fill = wait_first.get(bottleneck, 0.0)
     seconds = busy[bottleneck] + fill if fresh else 0.0
     calls = sum(c.calls for c in costs)
     return Estimate(codes, cached_codes, costs, calls, tokens, seconds, bottleneck, busy, assumptions)
@@ -248,6 +252,34 @@ def cache_namer(settings: Settings, plan: str) -> Callable[[str], str]:
     return lambda provider: f"{provider}@{scopes[provider]}" if provider in scopes else provider
 
 
+def quotas_for(settings: Settings, plan: str, marketplace: str) -> Quotas:
+    """The configured rates, and the Keepa key's balance when the plan has Keepa (asked of Keepa)."""
+    quotas = Quotas.from_settings(settings, plan=plan)
+    if any(provider == "keepa" for provider, _ in _stages(plan)) and quotas.keepa_tokens_left is None:
+        balance = keepa_balance(settings, marketplace)
+        if balance is not None:
+            quotas = replace(quotas, keepa_tokens_left=balance[0], keepa_refill_per_minute=balance[1])
+    return quotas
+
+
+def keepa_balance(settings: Settings, marketplace: str) -> tuple[float, float] | None:
+    """The Keepa key's tokens left and refill per minute (``GET /token``, free), None when not known."""
+    if settings.keepa.api_key is None:
+        return None
+    import httpx
+
+    from code2asin.errors import Code2AsinError
+    from code2asin.providers.keepa import KeepaClient
+
+    try:
+        with httpx.Client(timeout=5.0) as http:
+            client = KeepaClient.from_settings(settings.keepa, marketplace=marketplace, http=http)
+            state = client.refresh_balance()
+    except (Code2AsinError, httpx.HTTPError, ValueError):
+        return None
+    return (float(state.tokens_left), float(state.refill_rate)) if state is not None else None
+
+
 def record_estimate(
     db: Database, job_id: str, settings: Settings, cache_name: Callable[[str], str] | None = None
 ) -> Estimate | None:
@@ -258,7 +290,7 @@ def record_estimate(
         job = session.get(Job, job_id)
         if job is None or job.mode != JobMode.AMAZON:
             return None
-        quotas = Quotas.from_settings(settings, plan=job.provider_plan)
+        quotas = quotas_for(settings, job.provider_plan, job.marketplace)
         names = cache_name or cache_namer(settings, job.provider_plan)
         found = estimate_job(session, job, quotas, cache, names)
         # rows already final when estimated (invalid codes): the remaining time counts the others

@@ -3,7 +3,8 @@ batch-wide blip quickly; answers go through the lookup cache both ways. ``ChunkR
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,7 @@ from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.jobs.cache import LookupCacheStore, candidate_from_dict, candidate_to_dict
 from code2asin.jobs.meter import ChunkMeter, Cost
 from code2asin.jobs.rows import merge_candidates
-from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.base import Candidate, EnrichProvider, LookupCode, LookupOutcome
 from code2asin.providers.client_support import counting_calls
 from code2asin.providers.stages import Plan
 
@@ -34,6 +35,78 @@ class ChunkLookups:
     cache: LookupCacheStore | None
     sleep: Callable[[float], None]
 
+    def _lookups(
+        self,
+        plan: Plan,
+        keep_going: KeepGoing,
+        codes: list[LookupCode],
+        marketplace: str,
+        meter: ChunkMeter | None = None,
+    ) -> tuple[dict[str, LookupOutcome], dict[str, Candidate], dict[str, ProviderError], bool]:
+        """Identify ``codes`` and enrich their candidates, every stage fed as soon as its inputs exist.
+
+        Each enrich stage gets the candidate ASINs of each identify answer at once, and calls with a full
+        batch (Creators 10, SP-API pricing 20, Keepa 100) as soon as one is waiting, the rest once
+        identification is done: a chunk keeps the identify quota and the enrich quotas busy at the same
+        time instead of one after the other, for the same calls. Returns the identify outcomes, the
+        merged enrichment (stage order kept), the passing enrich failures, and whether it stopped.
+        """
+        queues = [_StageQueue(stage, plan.cache_name(stage.name)) for stage in plan.enrich]
+        stages_done: Counter[str] = Counter()
+
+        def done(asins: list[str]) -> None:
+            if meter is None:
+                return
+            finished = []
+            for asin in asins:
+                stages_done[asin] += 1
+                if stages_done[asin] == len(queues):
+                    finished.append(asin)
+            meter.asins_enriched(finished)
+
+        def drain(full_only: bool) -> bool:
+            for queue in queues:
+                size = max(1, queue.stage.enrich_batch_size)
+                while queue.waiting and (len(queue.waiting) >= size or not full_only):
+                    batch, queue.waiting = queue.waiting[:size], queue.waiting[size:]
+                    if not keep_going(_cost(queue.stage, len(batch))):
+                        return True
+                    answer = self.with_retries(partial(queue.stage.enrich, batch), batch, _error_of, meter)
+                    fresh = queue.take(answer, batch)
+                    if self.cache is not None:
+                        self.cache.put(queue.cache_name, marketplace, fresh, prices=True)
+                    done(batch)
+            return False
+
+        def feed(asins: list[str]) -> bool:
+            for queue in queues:
+                new = [a for a in dict.fromkeys(asins) if a not in queue.seen]
+                queue.seen.update(new)
+                if self.cache is not None and new:
+                    keys = (f"asin:{a}" for a in new)
+                    for key, payload in self.cache.get(queue.cache_name, marketplace, keys).items():
+                        queue.found[key[5:]] = candidate_from_dict(payload)
+                    done([a for a in new if a in queue.found])
+                queue.waiting += [a for a in new if a not in queue.found]
+            if meter is not None:
+                meter.asins_enriched(())  # codes without a candidate have nothing to enrich
+            return drain(full_only=True)
+
+        listener = feed if queues else None
+        outcomes, stopped = self._identify(plan, keep_going, codes, marketplace, meter, listener)
+        if not stopped:
+            stopped = drain(full_only=False)
+        if not queues and meter is not None:  # nothing to enrich: a code looked up is done
+            meter.asins_enriched(_asins(outcomes.values()))
+        merged: dict[str, Candidate] = {}
+        failures: dict[str, ProviderError] = {}
+        for queue in queues:
+            for asin, candidate in queue.found.items():
+                merged[asin] = merge_candidates(merged.get(asin), candidate)
+            for asin, error in queue.failures.items():
+                failures.setdefault(asin, error)
+        return outcomes, merged, failures, stopped
+
     def _identify(
         self,
         plan: Plan,
@@ -41,7 +114,10 @@ class ChunkLookups:
         codes: list[LookupCode],
         marketplace: str,
         meter: ChunkMeter | None = None,
+        on_answers: Callable[[list[str]], bool] | None = None,
     ) -> tuple[dict[str, LookupOutcome], bool]:
+        """Identify ``codes`` (the cache first, then batches); ``on_answers`` hears the candidate ASINs of
+        each batch of answers and returns True to stop."""
         provider = plan.identify
         outcomes: dict[str, LookupOutcome] = {}
         if self.cache is not None:
@@ -54,6 +130,8 @@ class ChunkLookups:
                 )
         if meter is not None:
             meter.codes_looked_up({g: (c.asin for c in o.candidates) for g, o in outcomes.items()})
+        if on_answers is not None and outcomes and on_answers(_asins(outcomes.values())):
+            return outcomes, True
         missing = [c for c in codes if c.gtin not in outcomes]
         for batch in _batches(provider, missing):
             if not keep_going(_cost(provider, len(batch))):
@@ -75,50 +153,9 @@ class ChunkLookups:
                 self.cache.put(plan.cache_name(provider.name), marketplace, fresh, prices=False)
             if meter is not None:
                 meter.codes_looked_up({g: (c.asin for c in outcomes[g].candidates) for g in gtins})
+            if on_answers is not None and on_answers(_asins(outcomes[g] for g in gtins)):
+                return outcomes, True
         return outcomes, False
-
-    def _enrich(
-        self,
-        plan: Plan,
-        keep_going: KeepGoing,
-        asins: list[str],
-        marketplace: str,
-        meter: ChunkMeter | None = None,
-    ) -> tuple[dict[str, Candidate], dict[str, ProviderError], bool]:
-        """Enrich ``asins`` stage by stage; returns the merged data, passing failures, and stopped."""
-        merged: dict[str, Candidate] = {}
-        failures: dict[str, ProviderError] = {}
-        for last, stage in enumerate(plan.enrich, start=1 - len(plan.enrich)):
-            found: dict[str, Candidate] = {}
-            if self.cache is not None:
-                for key, payload in self.cache.get(
-                    plan.cache_name(stage.name), marketplace, (f"asin:{a}" for a in asins)
-                ).items():
-                    found[key[5:]] = candidate_from_dict(payload)
-            missing = [a for a in asins if a not in found]
-            if meter is not None and last == 0:
-                meter.asins_enriched(found)
-            size = max(1, stage.enrich_batch_size)
-            for start in range(0, len(missing), size):
-                batch = missing[start : start + size]
-                if not keep_going(_cost(stage, len(batch))):
-                    return merged, failures, True
-                answer = self.with_retries(partial(stage.enrich, batch), batch, _error_of, meter)
-                fresh = {}
-                for asin in batch:
-                    value = answer.get(asin)
-                    if isinstance(value, Candidate):
-                        found[asin] = value
-                        fresh[f"asin:{asin}"] = candidate_to_dict(value)
-                    elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
-                        failures.setdefault(asin, value)
-                if self.cache is not None:
-                    self.cache.put(plan.cache_name(stage.name), marketplace, fresh, prices=True)
-                if meter is not None and last == 0:
-                    meter.asins_enriched(batch)
-            for asin, candidate in found.items():
-                merged[asin] = merge_candidates(merged.get(asin), candidate)
-        return merged, failures, False
 
     def with_retries(
         self,
@@ -160,6 +197,35 @@ class ChunkLookups:
                 continue
             return answer
         return {}
+
+
+class _StageQueue:
+    """One enrich stage of a chunk run: the ASINs it has seen, those waiting for a call, its answers."""
+
+    def __init__(self, stage: EnrichProvider, cache_name: str) -> None:
+        self.stage = stage
+        self.cache_name = cache_name
+        self.seen: set[str] = set()
+        self.waiting: list[str] = []
+        self.found: dict[str, Candidate] = {}
+        self.failures: dict[str, ProviderError] = {}
+
+    def take(self, answer: dict[str, Any], batch: list[str]) -> dict[str, dict[str, Any]]:
+        """Keep a call's answers; returns the fresh ones for the lookup cache."""
+        fresh = {}
+        for asin in batch:
+            value = answer.get(asin)
+            if isinstance(value, Candidate):
+                self.found[asin] = value
+                fresh[f"asin:{asin}"] = candidate_to_dict(value)
+            elif isinstance(value, ProviderError) and value.error_type is not ErrorType.INVALID_DATA:
+                self.failures.setdefault(asin, value)
+        return fresh
+
+
+def _asins(outcomes: Iterable[LookupOutcome]) -> list[str]:
+    """The candidate ASINs of the answers that carry no error (those are enriched)."""
+    return [c.asin for o in outcomes if o.error is None for c in o.candidates]
 
 
 def _batches(provider: object, codes: list[LookupCode]) -> list[list[LookupCode]]:

@@ -270,24 +270,21 @@ class ChunkRunner(ChunkLookups):
             if item.gtin and item.gtin not in codes:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
-        outcomes, stopped = self._identify(plan, keep_going, list(codes.values()), marketplace, meter)
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
-        asins = sorted({c.asin for o in outcomes.values() if o.error is None for c in o.candidates})
-        meter.asins_enriched(() if plan.enrich else asins)  # codes with nothing (left) to enrich
-        enriched: dict[str, Candidate] = {}
-        if asins and not stopped:
-            enriched, failures, stopped = self._enrich(plan, keep_going, asins, marketplace, meter)
-            for gtin, outcome in list(outcomes.items()):
-                # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
-                # the row follows the retry schedule instead of being decided on partial data
-                failed = next((failures[c.asin] for c in outcome.candidates if c.asin in failures), None)
-                if outcome.error is None and failed is not None:
-                    outcomes[gtin] = LookupOutcome(error=failed, api_response=outcome.api_response)
+        outcomes, enriched, failures, stopped = self._lookups(
+            plan, keep_going, list(codes.values()), marketplace, meter
+        )
         if stopped:
             # Paused or cancelled between two provider calls: write nothing, give the chunk back. What was
             # already fetched sits in the lookup cache, so resuming repeats no call.
             return [], [], True
+        for gtin, outcome in list(outcomes.items()):
+            # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
+            # the row follows the retry schedule instead of being decided on partial data
+            failed = next((failures[c.asin] for c in outcome.candidates if c.asin in failures), None)
+            if outcome.error is None and failed is not None:
+                outcomes[gtin] = LookupOutcome(error=failed, api_response=outcome.api_response)
         decisions: dict[int, matching.MatchDecision] = {}
         merged: dict[str, list[Candidate]] = {}
         for gtin, outcome in outcomes.items():

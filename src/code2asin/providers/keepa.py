@@ -289,6 +289,12 @@ class KeepaClient:
         """The balance Keepa reported last (``None`` before the first answer)."""
         return self._state
 
+    def refresh_balance(self) -> TokenState | None:
+        """Ask Keepa for the balance now (``GET /token``, which costs no token)."""
+        with self._lock:
+            self._refresh()
+        return self._state
+
     # -- one call ---------------------------------------------------------------------------------
 
     def _base_params(self) -> dict[str, str]:

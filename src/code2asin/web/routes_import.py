@@ -29,7 +29,7 @@ from code2asin.ingest import open_table
 from code2asin.ingest_table import IngestLimits
 from code2asin.jobs import creation, service
 from code2asin.jobs.cache import LookupCacheStore
-from code2asin.jobs.estimate import Estimate, Quotas, cache_namer, estimate, record_estimate
+from code2asin.jobs.estimate import Estimate, cache_namer, estimate, quotas_for, record_estimate
 from code2asin.jobs.models import JobMode
 from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
@@ -252,7 +252,7 @@ def _estimate(page: Page, form: ImportForm, gtins: set[str]) -> Estimate:
     keys = [f"gtin:{g}" for g in gtins]
     cached = sum(len(cache.get(name(identify), market, keys)) for market in form.marketplace_list)
     codes = len(gtins) * len(form.marketplace_list)
-    quotas = Quotas.from_settings(settings, plan=form.provider_plan)
+    quotas = quotas_for(settings, form.provider_plan, form.marketplace)
     return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached)
 
 
