@@ -12,7 +12,8 @@ limiter (``--postgres-url``, ``--redis-url``).
 
 Figures per configuration, from the sandbox's log:
 
-* ``codes/h``: codes over the time from dispatch to ``completed``;
+* ``codes/h``: codes over the time from the workers' first request to ``completed`` (their process start-up
+  left out: a service's workers are up before the job comes);
 * ``ceiling``: the plan's bottleneck, from the calls the run really made: each quota bucket's calls over its
   rate (SP-API catalogue, SP-API pricing, the Creators credential for ``searchItems`` + ``getItems``, Keepa
   tokens beyond the 1,200 balance at the refill rate), the busiest one; ``% ceil`` = ceiling time / time;

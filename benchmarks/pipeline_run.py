@@ -2,8 +2,8 @@
 whichever ``code2asin`` comes first on ``PYTHONPATH``: this tree, or a baseline worktree).
 
 ``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL]`` prints one JSON
-line: the seconds from dispatch to ``completed``, the sandbox's log per operation, the 429s, and (when
-the code under test has ``jobs.estimate``) the estimate made before the run.
+line: the seconds from the workers' first request to ``completed``, the sandbox's log per operation, the
+429s, and (when the code under test has ``jobs.estimate``) the estimate made before the run.
 
 The sandbox runs here, in its own thread, with Amazon's default quotas times FACTOR (Creators 1 req/s,
 SP-API catalogue 2/s burst 2, pricing 0.5/s; Keepa 1,200 tokens refilled by 20 every 60 s / FACTOR) and
@@ -149,6 +149,9 @@ def main() -> None:
         job = session.get(Job, job_id)
         status, finished = job.status, job.completed_at  # type: ignore[union-attr]
     ended = finished.timestamp() if finished is not None else time.time()
+    # the clock starts at the first request the workers send (a token): the workers' own start-up (a spawned
+    # process importing the code) is not the runner's time; a service's workers are up before a job comes
+    started = min((e.time for e in server.request_log), default=started)
     log = [e for e in server.request_log if e.kind == "api"]
     server.stop()
     db.dispose()
