@@ -30,6 +30,7 @@ def test_migrations_build_every_table(any_db: Database) -> None:
         "job_events",
         "job_chunks",
         "lookup_cache",
+        "match_decisions",
         "alembic_version",
     } <= tables
 

@@ -176,6 +176,8 @@ class JobItem(Base):
     supplier_title: Mapped[str | None] = mapped_column(Text)
     supplier_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     supplier_sku: Mapped[str | None] = mapped_column(String(200))
+    #: the brand column of the supplier's file (migration 0008), for the title search fallback
+    supplier_brand: Mapped[str | None] = mapped_column(String(500))
     input_asin: Mapped[str | None] = mapped_column(String(50))
     #: the input row's own cells, in input column order
     input_values: Mapped[list[Any]] = mapped_column(NullableJSON, default=list)
@@ -269,3 +271,32 @@ class LookupCache(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(NullableJSON)
     fetched_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class MatchDecisionRecord(Base):
+    """A person's accept or reject of an ASIN for one supplier's code (migration 0008).
+
+    ``code_key`` is the row's GTIN-14, or ``raw:<code as written>`` for a row without a valid code. Later
+    jobs of the supplier apply an ``accepted`` ASIN as ``manual`` and never propose a ``rejected`` one.
+    """
+
+    __tablename__ = "match_decisions"
+    __table_args__ = (
+        UniqueConstraint("supplier_code", "code_key", "asin", name="uq_match_decisions_code_asin"),
+        Index("ix_match_decisions_supplier_code", "supplier_code", "code_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    supplier_code: Mapped[str] = mapped_column(String(100))
+    code_key: Mapped[str] = mapped_column(String(40))
+    asin: Mapped[str] = mapped_column(String(10))
+    #: ``accepted`` or ``rejected``
+    decision: Mapped[str] = mapped_column(String(10))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    #: where the decision was made (kept when that job is deleted: no foreign key)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    row_no: Mapped[int | None] = mapped_column(Integer)
+    input_code: Mapped[str | None] = mapped_column(Text)
+    supplier_title: Mapped[str | None] = mapped_column(Text)
+    amazon_title: Mapped[str | None] = mapped_column(Text)
