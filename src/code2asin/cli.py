@@ -231,6 +231,17 @@ def convert(
         int | None,
         typer.Option(min=1, help="Pause the job before a Keepa call that would spend past this many tokens."),
     ] = None,
+    title_search: Annotated[
+        bool,
+        typer.Option(
+            "--title-search",
+            help="Search rows whose code Amazon does not find by their title and brand (one more call per "
+            "such row); a match found so is fuzzy and listed for review.",
+        ),
+    ] = False,
+    title_threshold: Annotated[
+        float, typer.Option(min=0.0, max=0.8, help="Score (0-0.80) a title match needs to be accepted.")
+    ] = 0.70,
 ) -> None:
     """Run one job on the configured backend and write the results file."""
     from code2asin.jobs.convert import ConvertRequest, run_convert
@@ -263,6 +274,8 @@ def convert(
         max_wait_seconds=max(max_wait, 0.0) * 60,
         max_calls=max_calls,
         max_keepa_tokens=max_keepa_tokens,
+        title_search=title_search,
+        title_threshold=title_threshold,
     )
     if not 0.0 <= request.confidence_threshold <= 1.0:
         fail("The confidence threshold is a number between 0 and 1.")

@@ -1,4 +1,4 @@
-"""Finding the header row and the barcode column (plus title, price, SKU and ASIN) in a file's first rows,
+"""Finding the header row and the barcode column (plus title, brand, price, SKU, ASIN) in the first rows,
 from header words and from what the cells look like."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _SKU_EXACT = {"sku", "ref", "refs", "reference", "references", "article", "code 
               "ref produit", "reference produit", "code fournisseur", "supplier ref", "vendor sku"}
 _SKU_FIRST = {"sku", "ref", "reference", "mpn"}
 _PRICE_WORDS = {"prix", "price", "cost", "tarif", "cout", "pa", "pv", "pvc", "pu", "paht", "pvht", "pvttc"}
+_BRAND_WORDS = {"marque", "marques", "brand", "brands", "fabricant", "manufacturer", "marke", "marca",
+                "hersteller"}
 _TITLE_WORDS = {"designation", "libelle", "description", "nom", "name", "title", "titre", "intitule",
                 "produit", "product", "desc"}
 
@@ -47,6 +49,7 @@ def _role(header: str) -> tuple[str, int] | None:
              ("code", 1, norm in _WEAK_CODE),
              ("sku", 2, norm in _SKU_EXACT or words[0] in _SKU_FIRST),
              ("price", 2, bool(_PRICE_WORDS & bag) or joined in _PRICE_WORDS),
+             ("brand", 2, bool(_BRAND_WORDS & bag)),
              ("title", 2, bool(_TITLE_WORDS & bag)))
     return next(((role, strength) for role, strength, hit in rules if hit), None)
 
@@ -118,7 +121,8 @@ def _detect(rows: list[list[str]], code_column: str | None, where: str) -> _Dete
         found = {k: v for k, v in found.items() if v != code}
     if code < 0:
         return _Detection(header, headers, None, (0.0, float(score(best)), 0.0))
-    cols = ColumnMap(code, found.get("title"), found.get("price"), found.get("sku"), found.get("asin"))
+    cols = ColumnMap(code, found.get("title"), found.get("price"), found.get("sku"), found.get("asin"),
+                     found.get("brand"))
     return _Detection(header, headers, cols, (1.0, float(score(best)), _code_fraction(data, code)))
 
 

@@ -41,6 +41,7 @@ class ColumnMap:
     price: int | None = None
     sku: int | None = None
     asin: int | None = None
+    brand: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class InputRow:
     sku: str | None
     asin: str | None
     cells: tuple[Any, ...] = ()
+    brand: str | None = None
 
 
 @dataclass
@@ -103,7 +105,8 @@ class InputTable:
             price_raw = _opt(texts, cols.price)
             yield InputRow(row_no, tuple(texts), raw[cols.code] if cols.code < len(raw) else "",
                            _opt(texts, cols.title), parse_price(price_raw) if price_raw else None,
-                           price_raw, _opt(texts, cols.sku), _opt(texts, cols.asin), tuple(typed))
+                           price_raw, _opt(texts, cols.sku), _opt(texts, cols.asin), tuple(typed),
+                           _opt(texts, cols.brand))
 
 
 def _opt(texts: list[str], idx: int | None) -> str | None:

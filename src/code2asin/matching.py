@@ -176,7 +176,7 @@ def pack_quantity_from_title(title: str) -> int | None:
     return found[0] if found else None
 
 
-def _normalise_title(title: str) -> str:
+def normalise_title(title: str) -> str:
     decomposed = unicodedata.normalize("NFKD", title.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     words = re.sub(r"[^\w]+", " ", stripped)
@@ -185,7 +185,7 @@ def _normalise_title(title: str) -> str:
 
 def _title_similarity(a: str, b: str) -> float:
     """``token_set_ratio`` in 0..1; one shared word alone is not enough to score like a full match."""
-    left, right = _normalise_title(a), _normalise_title(b)
+    left, right = normalise_title(a), normalise_title(b)
     if not left or not right:
         return 0.0
     score = fuzz.token_set_ratio(left, right) / 100

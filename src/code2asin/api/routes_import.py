@@ -76,6 +76,8 @@ def _new_job(
             confidence_threshold=settings.confidence_threshold if threshold is None else threshold,
             max_calls=options.max_calls,
             max_keepa_tokens=options.max_keepa_tokens,
+            title_search=options.title_search,
+            title_threshold=options.title_threshold,
         ),
         actor=actor,
     )

@@ -51,6 +51,14 @@ class ImportOptions(BaseModel):
     max_keepa_tokens: int | None = Field(
         default=None, ge=1, description="Pause the job before a Keepa call that would pass this many tokens."
     )
+    title_search: bool = Field(
+        default=False,
+        description="Search rows whose code Amazon does not find by their title and brand (one call per such "
+        "row); a match found so is fuzzy and listed for review.",
+    )
+    title_threshold: float = Field(
+        default=0.70, ge=0.0, le=0.8, description="Score (0-0.80) a title match needs to be accepted."
+    )
 
 
 class StageCostOut(BaseModel):

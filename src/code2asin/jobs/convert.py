@@ -49,6 +49,9 @@ class ConvertRequest:
     #: caps: the job pauses before a call past them (None: no cap)
     max_calls: int | None = None
     max_keepa_tokens: int | None = None
+    #: the title and brand search for rows whose code found nothing, and the score it needs
+    title_search: bool = False
+    title_threshold: float = 0.70
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,8 @@ def run_convert(
                 confidence_threshold=request.confidence_threshold,
                 max_calls=request.max_calls,
                 max_keepa_tokens=request.max_keepa_tokens,
+                title_search=request.title_search,
+                title_threshold=request.title_threshold,
             ),
             actor="cli",
         )

@@ -43,6 +43,10 @@ class JobOptions:
     #: caps: the job pauses, with its reason, before a call past them (None: no cap)
     max_calls: int | None = None
     max_keepa_tokens: int | None = None
+    #: the title and brand search for rows whose code found nothing (``jobs.title_stage``), and the score
+    #: a title match needs (``title_match``)
+    title_search: bool = False
+    title_threshold: float = 0.70
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +92,7 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
         "supplier_title": row.title,
         "supplier_price": row.price,
         "supplier_sku": row.sku,
+        "supplier_brand": row.brand[:500] if row.brand else None,
         "input_asin": row.asin,
         "input_values": list(row.cells),
         "error_type": None,
@@ -313,6 +318,7 @@ def table_info(table: InputTable) -> dict[str, Any]:
             "price": columns.price,
             "sku": columns.sku,
             "asin": columns.asin,
+            "brand": columns.brand,
         },
     }
 

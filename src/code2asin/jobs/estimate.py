@@ -47,6 +47,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, int]] = {
     ("keepa", "identify"): ("product by code", "Keepa", 100),
     ("keepa", "enrich"): ("product by ASIN", "Keepa", 100),
 }
+#: the title search fallback's operation per identify provider (one search per row; Keepa: 10 tokens)
+TITLE_OPERATIONS: dict[str, tuple[str, str]] = {
+    "spapi": ("searchCatalogItems by keywords", "SP-API catalogue"),
+    "creators": ("searchItems by title", "Creators"),
+    "keepa": ("product search", "Keepa"),
+}
+TITLE_SEARCH_TOKENS = 10
+#: the share of codes a real catalogue does not find by barcode (about one in six), for the title search
+NOT_FOUND_SHARE = 0.16
 #: Keepa's own request pacing (``providers.keepa.LIMITER_RATE``): calls per second while tokens last
 KEEPA_CALLS_PER_SECOND = 10.0
 
@@ -149,12 +158,19 @@ def estimate(
     cached_codes: int = 0,
     asins_per_code: float = 1.0,
     chunk_size: int = CHUNK_SIZE,
+    titled_codes: int | None = None,
 ) -> Estimate:
     """The calls, Keepa tokens and seconds ``codes`` distinct codes cost on ``plan`` (``cached_codes`` of
-    them answered by the lookup cache: they cost no identify call, and their ASINs no enrich call)."""
+    them answered by the lookup cache: they cost no identify call, and their ASINs no enrich call).
+
+    ``titled_codes`` (None: the job does not search by title) are the codes with a supplier title: the
+    title search is expected for ``NOT_FOUND_SHARE`` of the fresh ones, each search then enriching one ASIN.
+    """
     stages = _stages(plan)
     fresh = max(codes - cached_codes, 0)
     share = fresh / codes if codes else 0.0
+    titled = round(min(titled_codes, codes) * share) if titled_codes else 0
+    searches = round(titled * NOT_FOUND_SHARE)
     costs: list[StageCost] = []
     busy: dict[str, float] = {}
     #: bucket -> seconds of identify calls before its first call can leave (its first batch's answers)
@@ -164,7 +180,7 @@ def estimate(
     for provider, stage in stages:
         operation, bucket, per_call = OPERATIONS[(provider, stage)]
         ratio = 1.0 if stage == "identify" else asins_per_code
-        items = round(fresh * ratio)
+        items = round(fresh * ratio) + (searches if stage == "enrich" else 0)
         chunk_items = chunk_size * share * ratio
         calls = _calls(items, per_call, chunk_items)
         tokens = items if provider == "keepa" else 0
@@ -178,6 +194,18 @@ def estimate(
             first_batch = min(per_call, chunk_items) / max(ratio, 1e-9)
             waited = math.ceil(first_batch / identify_pace[0]) * identify_pace[1]
             wait_first[bucket] = min(wait_first.get(bucket, waited), waited)
+    if searches and stages:
+        provider = stages[0][0]
+        operation, bucket = TITLE_OPERATIONS[provider]
+        title_tokens = searches * TITLE_SEARCH_TOKENS if provider == "keepa" else 0
+        costs.append(StageCost(provider, "title search", operation, bucket, searches, searches, title_tokens))
+        busy[bucket] = busy.get(bucket, 0.0) + searches * paced_interval(quotas.rate(bucket)[0])
+    if titled_codes is not None and stages:
+        assumptions.append(
+            f"The title search is counted for {NOT_FOUND_SHARE:.0%} of the {titled} codes with a title "
+            f"(about one code in six is not found by barcode): {searches} searches expected, at most "
+            f"{titled}."
+        )
     tokens = sum(c.keepa_tokens for c in costs)
     if tokens and "Keepa" in busy:
         left, refill = quotas.keepa_tokens_left, quotas.keepa_refill_per_minute
@@ -226,19 +254,24 @@ def estimate_job(
     """The estimate for what is left of ``job``: its distinct valid codes still pending, per marketplace,
     less those the lookup cache answers (``cache_name(provider)`` names the cache of the identify stage)."""
     pending: dict[str, set[str]] = {}
-    for marketplace, gtin in session.execute(
-        select(JobItem.marketplace, JobItem.gtin)
+    titled: set[tuple[str, str]] = set()
+    for marketplace, gtin, has_title in session.execute(
+        select(JobItem.marketplace, JobItem.gtin, JobItem.supplier_title.is_not(None))
         .where(JobItem.job_id == job.id, JobItem.status == ItemStatus.PENDING, JobItem.gtin.is_not(None))
         .distinct()
     ):
         pending.setdefault(marketplace, set()).add(str(gtin))
+        if has_title:
+            titled.add((marketplace, str(gtin)))
     codes = sum(len(g) for g in pending.values())
     cached = 0
     stages = _stages(job.provider_plan)
     if cache is not None and stages:
         for marketplace, gtins in pending.items():
             cached += len(cache.get(cache_name(stages[0][0]), marketplace, (f"gtin:{g}" for g in gtins)))
-    return estimate(job.provider_plan, quotas, codes=codes, cached_codes=cached)
+    search = bool((job.options or {}).get("title_search"))
+    return estimate(job.provider_plan, quotas, codes=codes, cached_codes=cached,
+                    titled_codes=len(titled) if search else None)
 
 
 def cache_namer(settings: Settings, plan: str) -> Callable[[str], str]:

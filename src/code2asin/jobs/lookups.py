@@ -42,70 +42,29 @@ class ChunkLookups:
         codes: list[LookupCode],
         marketplace: str,
         meter: ChunkMeter | None = None,
-    ) -> tuple[dict[str, LookupOutcome], dict[str, Candidate], dict[str, ProviderError], bool]:
+        known_asins: Iterable[str] = (),
+    ) -> tuple[dict[str, LookupOutcome], Enricher, bool]:
         """Identify ``codes`` and enrich their candidates, every stage fed as soon as its inputs exist.
 
         Each enrich stage gets the candidate ASINs of each identify answer at once, and calls with a full
         batch (Creators 10, SP-API pricing 20, Keepa 100) as soon as one is waiting, the rest once
         identification is done: a chunk keeps the identify quota and the enrich quotas busy at the same
-        time instead of one after the other, for the same calls. Returns the identify outcomes, the
-        merged enrichment (stage order kept), the passing enrich failures, and whether it stopped.
+        time instead of one after the other, for the same calls. ``known_asins`` (rows whose ASIN is
+        already decided) are enriched with them. Returns the identify outcomes, the enricher (its
+        ``results`` are the merged enrichment and the passing failures; it can take more ASINs, such as a
+        title search's), and whether it stopped.
         """
-        queues = [_StageQueue(stage, plan.cache_name(stage.name)) for stage in plan.enrich]
-        stages_done: Counter[str] = Counter()
-
-        def done(asins: list[str]) -> None:
-            if meter is None:
-                return
-            finished = []
-            for asin in asins:
-                stages_done[asin] += 1
-                if stages_done[asin] == len(queues):
-                    finished.append(asin)
-            meter.asins_enriched(finished)
-
-        def drain(full_only: bool) -> bool:
-            for queue in queues:
-                size = max(1, queue.stage.enrich_batch_size)
-                while queue.waiting and (len(queue.waiting) >= size or not full_only):
-                    batch, queue.waiting = queue.waiting[:size], queue.waiting[size:]
-                    if not keep_going(_cost(queue.stage, len(batch))):
-                        return True
-                    answer = self.with_retries(partial(queue.stage.enrich, batch), batch, _error_of, meter)
-                    fresh = queue.take(answer, batch)
-                    if self.cache is not None:
-                        self.cache.put(queue.cache_name, marketplace, fresh, prices=True)
-                    done(batch)
-            return False
-
-        def feed(asins: list[str]) -> bool:
-            for queue in queues:
-                new = [a for a in dict.fromkeys(asins) if a not in queue.seen]
-                queue.seen.update(new)
-                if self.cache is not None and new:
-                    keys = (f"asin:{a}" for a in new)
-                    for key, payload in self.cache.get(queue.cache_name, marketplace, keys).items():
-                        queue.found[key[5:]] = candidate_from_dict(payload)
-                    done([a for a in new if a in queue.found])
-                queue.waiting += [a for a in new if a not in queue.found]
-            if meter is not None:
-                meter.asins_enriched(())  # codes without a candidate have nothing to enrich
-            return drain(full_only=True)
-
-        listener = feed if queues else None
-        outcomes, stopped = self._identify(plan, keep_going, codes, marketplace, meter, listener)
+        enricher = Enricher(self, plan, keep_going, marketplace, meter)
+        stopped = enricher.feed(list(known_asins))
+        outcomes: dict[str, LookupOutcome] = {}
         if not stopped:
-            stopped = drain(full_only=False)
-        if not queues and meter is not None:  # nothing to enrich: a code looked up is done
+            listener = enricher.feed if enricher.queues else None
+            outcomes, stopped = self._identify(plan, keep_going, codes, marketplace, meter, listener)
+        if not stopped:
+            stopped = enricher.drain(full_only=False)
+        if not enricher.queues and meter is not None:  # nothing to enrich: a code looked up is done
             meter.asins_enriched(_asins(outcomes.values()))
-        merged: dict[str, Candidate] = {}
-        failures: dict[str, ProviderError] = {}
-        for queue in queues:
-            for asin, candidate in queue.found.items():
-                merged[asin] = merge_candidates(merged.get(asin), candidate)
-            for asin, error in queue.failures.items():
-                failures.setdefault(asin, error)
-        return outcomes, merged, failures, stopped
+        return outcomes, enricher, stopped
 
     def _identify(
         self,
@@ -197,6 +156,77 @@ class ChunkLookups:
                 continue
             return answer
         return {}
+
+
+class Enricher:
+    """The enrich stages of one chunk run: fed ASINs, each stage calls with full batches, answers through
+    the cache; an ASIN goes through each stage once however often it is fed."""
+
+    def __init__(
+        self,
+        lookups: ChunkLookups,
+        plan: Plan,
+        keep_going: KeepGoing,
+        marketplace: str,
+        meter: ChunkMeter | None,
+    ) -> None:
+        self.lookups, self.keep_going, self.marketplace, self.meter = lookups, keep_going, marketplace, meter
+        self.queues = [_StageQueue(stage, plan.cache_name(stage.name)) for stage in plan.enrich]
+        self.stages_done: Counter[str] = Counter()
+
+    def _done(self, asins: list[str]) -> None:
+        if self.meter is None:
+            return
+        finished = []
+        for asin in asins:
+            self.stages_done[asin] += 1
+            if self.stages_done[asin] == len(self.queues):
+                finished.append(asin)
+        self.meter.asins_enriched(finished)
+
+    def drain(self, full_only: bool) -> bool:
+        """Call each stage with its waiting ASINs (only full batches when ``full_only``); True: stopped."""
+        cache = self.lookups.cache
+        for queue in self.queues:
+            size = max(1, queue.stage.enrich_batch_size)
+            while queue.waiting and (len(queue.waiting) >= size or not full_only):
+                batch, queue.waiting = queue.waiting[:size], queue.waiting[size:]
+                if not self.keep_going(_cost(queue.stage, len(batch))):
+                    return True
+                call = partial(queue.stage.enrich, batch)
+                answer = self.lookups.with_retries(call, batch, _error_of, self.meter)
+                fresh = queue.take(answer, batch)
+                if cache is not None:
+                    cache.put(queue.cache_name, self.marketplace, fresh, prices=True)
+                self._done(batch)
+        return False
+
+    def feed(self, asins: list[str]) -> bool:
+        """Queue ``asins`` for each stage (cached answers taken at once) and call full batches."""
+        cache = self.lookups.cache
+        for queue in self.queues:
+            new = [a for a in dict.fromkeys(asins) if a not in queue.seen]
+            queue.seen.update(new)
+            if cache is not None and new:
+                keys = (f"asin:{a}" for a in new)
+                for key, payload in cache.get(queue.cache_name, self.marketplace, keys).items():
+                    queue.found[key[5:]] = candidate_from_dict(payload)
+                self._done([a for a in new if a in queue.found])
+            queue.waiting += [a for a in new if a not in queue.found]
+        if self.meter is not None:
+            self.meter.asins_enriched(())  # codes without a candidate have nothing to enrich
+        return self.drain(full_only=True)
+
+    def results(self) -> tuple[dict[str, Candidate], dict[str, ProviderError]]:
+        """The merged enrichment (stage order kept) and the passing enrich failures."""
+        merged: dict[str, Candidate] = {}
+        failures: dict[str, ProviderError] = {}
+        for queue in self.queues:
+            for asin, candidate in queue.found.items():
+                merged[asin] = merge_candidates(merged.get(asin), candidate)
+            for asin, error in queue.failures.items():
+                failures.setdefault(asin, error)
+        return merged, failures
 
 
 class _StageQueue:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -27,14 +28,14 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from code2asin import barcodes, matching, observability
+from code2asin import barcodes, matching, observability, title_match
 from code2asin.db import Database, rowcount
-from code2asin.errors import ConfigurationError
+from code2asin.errors import ConfigurationError, ProviderError
 from code2asin.image_tasks import enqueue_image_tasks
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.job_end import complete_if_finished, fail_job
 from code2asin.jobs.lifecycle import JobAction
-from code2asin.jobs.lookups import ChunkLookups
+from code2asin.jobs.lookups import Enricher
 from code2asin.jobs.meter import NO_COST, ChunkMeter, Cost, cap_reason
 from code2asin.jobs.models import (
     ChunkStatus,
@@ -47,6 +48,7 @@ from code2asin.jobs.models import (
     utcnow,
 )
 from code2asin.jobs.rows import merge_candidates, row_result
+from code2asin.jobs.title_stage import TitleRow, TitleStage
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.stages import Plan
 
@@ -61,13 +63,53 @@ class ChunkOutcome(StrEnum):
     JOB_FAILED = "job_failed"
 
 
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What a chunk run reads from its job's options."""
+
+    threshold: float = 0.5
+    title_search: bool = False
+    title_threshold: float = title_match.DEFAULT_THRESHOLD
+
+
+def _code_decisions(
+    items: list[JobItem], codes: dict[str, LookupCode], merged: dict[str, list[Candidate]], run: RunOptions
+) -> dict[int, matching.MatchDecision]:
+    """Each looked-up row's choice among its code's candidates (``matching.decide``)."""
+    decisions: dict[int, matching.MatchDecision] = {}
+    for item in items:
+        candidates = merged.get(item.gtin or "")
+        if candidates is not None:
+            decisions[item.row_no] = matching.decide(
+                codes[item.gtin or ""],
+                candidates,
+                supplier_title=item.supplier_title,
+                threshold=run.threshold,
+                supplier_price=item.supplier_price,
+                supplier_asin=item.input_asin,
+            )
+    return decisions
+
+
+def _with_title(
+    found: tuple[matching.MatchDecision, list[Candidate]] | ProviderError,
+    outcome: LookupOutcome,
+    candidates: list[Candidate],
+) -> tuple[LookupOutcome, list[Candidate], matching.MatchDecision | None]:
+    """A row's lookup, candidates and decision once its title search answered (or failed: retry)."""
+    if isinstance(found, ProviderError):
+        return LookupOutcome(error=found, api_response=outcome.api_response), candidates, None
+    decision, title_candidates = found
+    return outcome, candidates + title_candidates, decision
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=utcnow().tzinfo)
     return value
 
 
-class ChunkRunner(ChunkLookups):
+class ChunkRunner(TitleStage):
     def __init__(
         self,
         db: Database,
@@ -221,8 +263,13 @@ class ChunkRunner(ChunkLookups):
             if job is None or job.status != JobStatus.PROCESSING:
                 self._release(job_id, chunk_no, token)
                 return ChunkOutcome.RELEASED
-            threshold = float((job.options or {}).get("confidence_threshold", 0.5))
-            download_images = bool((job.options or {}).get("download_images"))
+            options = job.options or {}
+            run = RunOptions(
+                threshold=float(options.get("confidence_threshold", 0.5)),
+                title_search=bool(options.get("title_search")),
+                title_threshold=float(options.get("title_threshold", title_match.DEFAULT_THRESHOLD)),
+            )
+            download_images = bool(options.get("download_images"))
             mode = job.mode
             marketplace = session.scalar(
                 select(JobChunk.marketplace).where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
@@ -249,7 +296,7 @@ class ChunkRunner(ChunkLookups):
 
                 updates, logs, stopped = reprice_chunk(self, plan, keep_going, items, job_id)
             else:
-                updates, logs, stopped = self._process(plan, keep_going, items, marketplace, threshold, meter)
+                updates, logs, stopped = self._process(plan, keep_going, items, marketplace, run, meter)
         except ConfigurationError as exc:
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
@@ -262,7 +309,7 @@ class ChunkRunner(ChunkLookups):
         keep_going: Callable[[Cost], bool],
         items: list[JobItem],
         marketplace: str,
-        threshold: float,
+        run: RunOptions,
         meter: ChunkMeter,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         codes: dict[str, LookupCode] = {}
@@ -272,35 +319,29 @@ class ChunkRunner(ChunkLookups):
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
-        outcomes, enriched, failures, stopped = self._lookups(
-            plan, keep_going, list(codes.values()), marketplace, meter
-        )
+        lookups = self._lookups(plan, keep_going, list(codes.values()), marketplace, meter)
+        outcomes, enricher, stopped = lookups
         if stopped:
             # Paused or cancelled between two provider calls: write nothing, give the chunk back. What was
             # already fetched sits in the lookup cache, so resuming repeats no call.
             return [], [], True
+        enriched, failures = enricher.results()
         for gtin, outcome in list(outcomes.items()):
             # a candidate whose enrichment failed for a passing reason makes the choice unsafe:
             # the row follows the retry schedule instead of being decided on partial data
             failed = next((failures[c.asin] for c in outcome.candidates if c.asin in failures), None)
             if outcome.error is None and failed is not None:
                 outcomes[gtin] = LookupOutcome(error=failed, api_response=outcome.api_response)
-        decisions: dict[int, matching.MatchDecision] = {}
         merged: dict[str, list[Candidate]] = {}
         for gtin, outcome in outcomes.items():
             if outcome.error is None:
                 merged[gtin] = [merge_candidates(c, enriched.get(c.asin)) for c in outcome.candidates]
-        for item in items:
-            candidates = merged.get(item.gtin or "")
-            if candidates is not None:
-                decisions[item.row_no] = matching.decide(
-                    codes[item.gtin or ""],
-                    candidates,
-                    supplier_title=item.supplier_title,
-                    threshold=threshold,
-                    supplier_price=item.supplier_price,
-                    supplier_asin=item.input_asin,
-                )
+        decisions = _code_decisions(items, codes, merged, run)
+        by_title, stopped = self._by_title(
+            plan, keep_going, items, outcomes, decisions, enricher, marketplace, run, meter
+        )
+        if stopped:
+            return [], [], True
         updates: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
         now = self.clock()
@@ -309,12 +350,41 @@ class ChunkRunner(ChunkLookups):
             if looked_up is None:
                 continue  # not looked up (job paused or cancelled): stays pending
             candidates = merged.get(item.gtin or "", looked_up.candidates)
-            values, log = row_result(
-                item, looked_up, candidates, decisions.get(item.row_no), now, self.worker_id
-            )
+            decision = decisions.get(item.row_no)
+            if item.row_no in by_title:
+                looked_up, candidates, decision = _with_title(by_title[item.row_no], looked_up, candidates)
+            values, log = row_result(item, looked_up, candidates, decision, now, self.worker_id)
             updates.append(values)
             logs.append(log)
         return updates, logs, stopped
+
+    def _by_title(
+        self,
+        plan: Plan,
+        keep_going: Callable[[Cost], bool],
+        items: list[JobItem],
+        outcomes: dict[str, LookupOutcome],
+        decisions: dict[int, matching.MatchDecision],
+        enricher: Enricher,
+        marketplace: str,
+        run: RunOptions,
+        meter: ChunkMeter,
+    ) -> tuple[dict[int, tuple[matching.MatchDecision, list[Candidate]] | ProviderError], bool]:
+        """The title search fallback for the rows whose code found no accepted match (``title_stage``)."""
+        if not run.title_search or plan.title_search is None:
+            return {}, False
+        rows = []
+        for item in items:
+            outcome = outcomes.get(item.gtin or "")
+            decision = decisions.get(item.row_no)
+            if item.supplier_title and outcome is not None and outcome.error is None and not (
+                decision is not None and decision.accepted
+            ):
+                title, brand = item.supplier_title, item.supplier_brand
+                rows.append(TitleRow(item.row_no, title, brand, item.supplier_price, decision))
+        if not rows:
+            return {}, False
+        return self._title_fallback(plan, keep_going, rows, enricher, marketplace, meter, run.title_threshold)
 
     def _commit(
         self,

@@ -68,6 +68,14 @@ class LookupOutcome:
     elapsed_ms: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TitleQuery:
+    """A supplier's words for a product its barcode did not find: the title, and the brand when known."""
+
+    title: str
+    brand: str | None = None
+
+
 @runtime_checkable
 class IdentifyProvider(Protocol):
     name: str
@@ -85,4 +93,16 @@ class EnrichProvider(Protocol):
 
     def enrich(self, asins: Sequence[str]) -> dict[str, Candidate | ProviderError]:
         """Fetch item data for ``asins``; one entry per ASIN (a missing item is a ``ProviderError``)."""
+        ...
+
+
+@runtime_checkable
+class TitleSearchProvider(Protocol):
+    name: str
+
+    def search_title(self, query: TitleQuery) -> list[Candidate]:
+        """One search request (first result page only): candidates in the provider's order, [] when none.
+
+        Raises ``ProviderError`` (classified like identify's batch failures) or ``ConfigurationError``.
+        """
         ...

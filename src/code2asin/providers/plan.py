@@ -26,7 +26,7 @@ import httpx
 
 from code2asin.config import CreatorsStore, Settings
 from code2asin.errors import ConfigurationError
-from code2asin.providers.base import EnrichProvider, IdentifyProvider
+from code2asin.providers.base import EnrichProvider, IdentifyProvider, TitleSearchProvider
 from code2asin.providers.creators import DEFAULT_API_URL as CREATORS_API_URL
 from code2asin.providers.creators import CreatorsClient
 from code2asin.providers.keepa import DEFAULT_API_URL as KEEPA_API_URL
@@ -319,6 +319,9 @@ def build_plan(
         close=close,
         image_hosts=tuple(endpoints.image_hosts),
         cache_scopes=cache_scopes(endpoints),
+        title_search=next(
+            (c for c in (clients[s] for s in stages) if isinstance(c, TitleSearchProvider)), None
+        ),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from code2asin.errors import ConfigurationError
-from code2asin.providers.base import EnrichProvider, IdentifyProvider
+from code2asin.providers.base import EnrichProvider, IdentifyProvider, TitleSearchProvider
 
 KNOWN_STAGES = ("creators", "spapi", "keepa")
 
@@ -40,6 +40,8 @@ class Plan:
     image_hosts: tuple[str, ...] = ()
     #: provider -> tag of a non-default base URL: its cached answers are kept apart (``cache_name``)
     cache_scopes: dict[str, str] = field(default_factory=dict)
+    #: the plan's first stage that can search by title and brand (the fallback for codes not found)
+    title_search: TitleSearchProvider | None = None
 
     def cache_name(self, provider: str) -> str:
         """The lookup cache's name for ``provider``'s answers (``spapi``, or ``spapi@1a2b3c4d5e6f``)."""

@@ -94,6 +94,10 @@ MESSAGES_EN: dict[str, str] = {
     "import.caps": "Budget",
     "import.caps.help": "Optional: the job pauses, and says why, before a call past a cap. Empty: no cap.",
     "import.max_calls": "Most provider calls",
+    "import.title_search.legend": "Codes Amazon does not find",
+    "import.title_search": "Search them by title and brand",
+    "import.title_search.help": "One more call per such row (a title from the file is needed). A match found "
+    "this way is fuzzy: it is listed for review and never counts as proof; the preview counts its cost.",
     "import.max_keepa_tokens": "Most Keepa tokens",
     "import.error.cap": "Enter a whole number of at least 1, or leave it empty.",
     "import.preview.estimate": "Expected duration and cost",
@@ -105,6 +109,7 @@ MESSAGES_EN: dict[str, str] = {
     "role.price": "Price",
     "role.sku": "SKU",
     "role.asin": "ASIN",
+    "role.brand": "Brand",
     "col.row": "Row",
     "col.code": "Code",
     "col.reason": "Reason",

@@ -93,6 +93,11 @@ MESSAGES_FR: dict[str, str] = {
     "import.caps.help": "Facultatif : le job se met en pause, en disant pourquoi, avant un appel au-delà "
     "d'un plafond. Vide : pas de plafond.",
     "import.max_calls": "Appels aux sources, au plus",
+    "import.title_search.legend": "Codes introuvables sur Amazon",
+    "import.title_search": "Les chercher par désignation et marque",
+    "import.title_search.help": "Un appel de plus par ligne concernée (il faut une désignation dans le "
+    "fichier). Une correspondance trouvée ainsi est approximative : elle est listée à vérifier et ne vaut "
+    "jamais preuve ; l’aperçu en compte le coût.",
     "import.max_keepa_tokens": "Jetons Keepa, au plus",
     "import.error.cap": "Saisissez un nombre entier d'au moins 1, ou laissez vide.",
     "import.preview.estimate": "Durée et coût prévus",
@@ -104,6 +109,7 @@ MESSAGES_FR: dict[str, str] = {
     "role.price": "Prix",
     "role.sku": "Référence",
     "role.asin": "ASIN",
+    "role.brand": "Marque",
     "col.row": "Ligne",
     "col.code": "Code",
     "col.reason": "Raison",

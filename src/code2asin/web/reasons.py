@@ -64,6 +64,30 @@ _WHOLE = {
 }
 
 
+#: a title search's query as reasons quote it: ``'the title'`` and, when known, `` (brand X)``
+_SEARCHED = r"'(?P<q>.*?)'(?: \(brand (?P<qb>[^()]*)\))?"
+_RULED_OUT = {
+    "another brand": "autre marque",
+    "another size": "autre taille",
+    "another pack count": "autre nombre d'unités",
+    "price more than 4 times apart": "prix plus de 4 fois différent",
+    "rejected by a person for this code": "refusé par une personne pour ce code",
+}
+
+
+def _searched(m: re.Match[str]) -> str:
+    return f"« {m['q']} »" + (f" (marque {m['qb']})" if m["qb"] else "")
+
+
+def _ruled_out_counts(text: str) -> str:
+    """``3 another size, 1 another brand`` in French."""
+    parts = []
+    for part in text.split(", "):
+        count, _, what = part.partition(" ")
+        parts.append(f"{count} {_RULED_OUT.get(what, what)}")
+    return ", ".join(parts)
+
+
 def _dec(text: str) -> str:
     """A decimal written the French way (``0.24`` -> ``0,24``)."""
     return text.replace(".", ",")
@@ -85,6 +109,38 @@ def _g(m: re.Match[str], name: str) -> str:
 
 def _rules() -> list[Rule]:
     raw: list[tuple[str, Callable[[re.Match[str]], str]]] = [
+        # -- title_match: the title search fallback ---------------------------------------------
+        (rf"The title search for {_SEARCHED} found no item\.",
+         lambda m: f"La recherche par désignation {_searched(m)} n'a trouvé aucun article."),
+        (rf"The title search for {_SEARCHED} found (?P<n>\d+) items?, none of them this product "
+         r"\((?P<w>[^()]*)\)\.",
+         lambda m: f"La recherche par désignation {_searched(m)} a trouvé {m['n']} article(s), aucun n'est "
+                   f"ce produit ({_ruled_out_counts(m['w'])})."),
+        (rf"The title search for {_SEARCHED} found (?P<n>\d+) items?; (?P<a>{_ASIN}) scores (?P<s>{_DEC})",
+         lambda m: f"La recherche par désignation {_searched(m)} a trouvé {m['n']} article(s) ; "
+                   f"{m['a']} obtient {_dec(m['s'])}"),
+        (rf"(?P<a>{_ASIN}) scores almost as well \((?P<s>{_DEC})\), so the confidence is (?P<c>{_DEC})",
+         lambda m: f"{m['a']} obtient presque autant ({_dec(m['s'])}), la confiance est donc de "
+                   f"{_dec(m['c'])}"),
+        (r"a title match is never proof: check it",
+         lambda m: "une correspondance par désignation n'est jamais une preuve : vérifiez-la"),
+        (rf"confidence (?P<c>{_DEC}) is below the title threshold (?P<t>{_DEC}), so it is not accepted",
+         lambda m: f"la confiance {_dec(m['c'])} est sous le seuil par désignation {_dec(m['t'])}, elle "
+                   "n'est donc pas acceptée"),
+        (r"brand (?P<b>[^,()]*?) agrees", lambda m: f"marque {m['b']} identique"),
+        (r"brand (?P<b>[^,()]*?) ≠ (?P<c>[^,()]*)", lambda m: f"marque {m['b']} ≠ {m['c']}"),
+        (r"(?P<w>brand|size|price) unknown",
+         lambda m: {"brand": "marque inconnue", "size": "taille inconnue", "price": "prix inconnu"}[m["w"]]),
+        (r"size (?P<a>[^,()=≠]+?) (?P<op>[=≠]) (?P<b>[^,()]+)",
+         lambda m: f"taille {_dec(m['a'])} {m['op']} {_dec(m['b'])}"),
+        (r"pack (?P<a>\d+) (?P<op>[=≠]) (?P<b>\d+)", lambda m: f"lot {m['a']} {m['op']} {m['b']}"),
+        (rf"price ratio (?P<r>{_DEC})", lambda m: f"rapport de prix {_dec(m['r'])}"),
+        (r"ruled out: (?P<w>[a-z0-9 ]+)", lambda m: f"écarté : {_RULED_OUT.get(m['w'], m['w'])}"),
+        (r"The title search is counted for (?P<p>\d+)% of the (?P<n>\d+) codes with a title \(about one "
+         r"code in six is not found by barcode\): (?P<s>\d+) searches expected, at most (?P<m>\d+)\.",
+         lambda m: f"La recherche par désignation est comptée pour {m['p']} % des {m['n']} codes ayant une "
+                   f"désignation (environ un code sur six est introuvable par code-barres) : {m['s']} "
+                   f"recherches prévues, {m['m']} au plus."),
         # -- jobs.rows: the wrappers around a reason --------------------------------------------
         (r"Same code as row (?P<r>\d+) \(looked up once\)\.",
          lambda m: f"Même code que la ligne {m['r']} (recherché une seule fois)."),

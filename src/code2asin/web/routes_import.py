@@ -58,6 +58,8 @@ class ImportForm:
     #: caps, as typed (empty: none)
     max_calls: str = ""
     max_keepa_tokens: str = ""
+    #: the title and brand search for codes not found: on unless the form unticks it
+    title_search: bool = True
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -73,6 +75,7 @@ class ImportForm:
             image_mode=form_text(page, "image_mode"),
             max_calls=form_text(page, "max_calls").strip()[:12],
             max_keepa_tokens=form_text(page, "max_keepa_tokens").strip()[:12],
+            title_search=form_text(page, "title_search") == "true",
         )
 
     def check(self, page: Page) -> None:
@@ -138,6 +141,7 @@ class ImportForm:
                 confidence_threshold=page.web.settings.confidence_threshold,
                 max_calls=self.cap("max_calls"),
                 max_keepa_tokens=self.cap("max_keepa_tokens"),
+                title_search=self.title_search and self.mode == "amazon",
             ),
             actor=page.principal.actor,
         )
@@ -231,7 +235,7 @@ def preview(page: PageDep) -> Response:
         with path.open("rb") as handle:
             storage.put_file(key, handle, "application/octet-stream")
     token = page.web.codec.sign({"key": key, "name": filename[:500], "user": principal.id})
-    expected = _estimate(page, form, summary.gtins) if form.mode == "amazon" else None
+    expected = _estimate(page, form, summary.gtins, summary.titled_gtins) if form.mode == "amazon" else None
     return page.render(
         "preview.html",
         form=form,
@@ -243,7 +247,7 @@ def preview(page: PageDep) -> Response:
     )
 
 
-def _estimate(page: Page, form: ImportForm, gtins: set[str]) -> Estimate:
+def _estimate(page: Page, form: ImportForm, gtins: set[str], titled: set[str]) -> Estimate:
     """What the file will cost on the form's plan and marketplaces, the lookup cache counted."""
     settings = page.web.settings
     name = cache_namer(settings, form.provider_plan)
@@ -253,7 +257,8 @@ def _estimate(page: Page, form: ImportForm, gtins: set[str]) -> Estimate:
     cached = sum(len(cache.get(name(identify), market, keys)) for market in form.marketplace_list)
     codes = len(gtins) * len(form.marketplace_list)
     quotas = quotas_for(settings, form.provider_plan, form.marketplace)
-    return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached)
+    titled_codes = len(titled) * len(form.marketplace_list) if form.title_search else None
+    return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached, titled_codes=titled_codes)
 
 
 def create(page: PageDep) -> Response:

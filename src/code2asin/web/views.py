@@ -152,6 +152,8 @@ class Preview:
     sample_rows: list[tuple[str, ...]] = field(default_factory=list)
     #: the distinct valid codes (GTIN-14), which the estimate counts
     gtins: set[str] = field(default_factory=set)
+    #: the distinct valid codes of rows with a title (the title search's reach)
+    titled_gtins: set[str] = field(default_factory=set)
 
     @property
     def invalid(self) -> int:
@@ -169,7 +171,8 @@ def _header(headers: list[str], index: int) -> str:
 def preview_table(table: InputTable) -> Preview:
     """Read every row once (raises ``IngestError`` like ``check``) and summarise it."""
     cols = table.columns
-    roles = {"code": cols.code, "title": cols.title, "price": cols.price, "sku": cols.sku, "asin": cols.asin}
+    roles = {"code": cols.code, "title": cols.title, "brand": cols.brand, "price": cols.price,
+             "sku": cols.sku, "asin": cols.asin}
     preview = Preview(
         file_format=table.file_format,
         sheet=table.sheet_name,
@@ -188,6 +191,8 @@ def preview_table(table: InputTable) -> Preview:
             preview.valid += 1
             if parsed.gtin:
                 preview.gtins.add(parsed.gtin)
+                if row.title:
+                    preview.titled_gtins.add(parsed.gtin)
         elif len(preview.invalid_rows) < PREVIEW_INVALID_ROWS:
             preview.invalid_rows.append((row.row_no, parsed.raw, parsed.message or ""))
     return preview

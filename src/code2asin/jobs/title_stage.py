@@ -1,0 +1,182 @@
+"""The title search fallback of a chunk run: rows whose code found nothing are searched by title and brand.
+
+A row qualifies when the job asked for it (``title_search``), the row has a supplier title, its code's
+lookup succeeded and gave no accepted match, and the plan has a stage that can search by title (Creators
+``searchItems``, SP-API ``searchCatalogItems`` with keywords, Keepa product search). One search per
+distinct (title, brand) of the chunk, paced and charged like any call (a Keepa search costs
+``KEEPA_SEARCH_TOKENS``), answers kept in the lookup cache for 7 days. The candidates a first scoring
+leaves in reach of the threshold (at most ``ENRICH_AT_MOST``) go through the plan's enrich stages, so the
+price and the full data of the winner are known; then ``title_match.decide_by_title`` chooses. The row's
+decision is always ``fuzzy`` and carries the code's reason, then the title search's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from code2asin import matching, title_match
+from code2asin.errors import ErrorType, ProviderError
+from code2asin.jobs.cache import candidate_from_dict, candidate_to_dict
+from code2asin.jobs.lookups import ChunkLookups, Enricher, KeepGoing
+from code2asin.jobs.meter import ChunkMeter, Cost
+from code2asin.jobs.rows import merge_candidates
+from code2asin.providers.base import Candidate, TitleQuery, TitleSearchProvider
+from code2asin.providers.stages import Plan
+
+KEEPA_SEARCH_TOKENS = 10
+ENRICH_AT_MOST = 3
+#: how far under the threshold a first score may be and still be enriched: the most an agreeing price adds
+_PRICE_REACH = title_match.MAX_SCORE * title_match.WEIGHTS["price"] * (1 - title_match.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class TitleRow:
+    """A row to search by title: its words, its price, the code's decision, the ASINs a person rejected."""
+
+    row_no: int
+    title: str
+    brand: str | None
+    price: object
+    code_decision: matching.MatchDecision | None
+    rejected: Collection[str] = ()
+
+    @property
+    def query(self) -> TitleQuery:
+        return TitleQuery(" ".join(self.title.split()), " ".join(self.brand.split()) if self.brand else None)
+
+
+def query_key(query: TitleQuery) -> str:
+    """The lookup cache key of a title search (case and spacing do not matter)."""
+    text = f"{query.title.casefold()}|{(query.brand or '').casefold()}"
+    return "title:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def search_cost(searcher: TitleSearchProvider) -> Cost:
+    return Cost(1, KEEPA_SEARCH_TOKENS if searcher.name == "keepa" else 0)
+
+
+class TitleStage(ChunkLookups):
+    """The title search fallback (a base of ``ChunkRunner``)."""
+
+    def _title_searches(
+        self,
+        plan: Plan,
+        keep_going: KeepGoing,
+        queries: Sequence[TitleQuery],
+        marketplace: str,
+        meter: ChunkMeter | None,
+    ) -> tuple[dict[str, list[Candidate] | ProviderError], bool]:
+        """Each query's candidates (or its error), from the cache or one search each; True: stopped."""
+        searcher = plan.title_search
+        assert searcher is not None
+        cache_name = plan.cache_name(searcher.name) + "/title"
+        wanted = {query_key(q): q for q in queries}
+        answers: dict[str, list[Candidate] | ProviderError] = {}
+        if self.cache is not None:
+            for key, payload in self.cache.get(cache_name, marketplace, list(wanted)).items():
+                answers[key] = [candidate_from_dict(c) for c in payload.get("candidates", [])]
+        for key, query in wanted.items():
+            if key in answers:
+                continue
+            if not keep_going(search_cost(searcher)):
+                return answers, True
+
+            def call(q: TitleQuery = query, k: str = key) -> dict[str, list[Candidate]]:
+                return {k: searcher.search_title(q)}
+
+            answer = self.with_retries(call, [key], _as_error, meter)
+            value = answer.get(key, ProviderError("The title search gave no answer.", ErrorType.UNKNOWN))
+            answers[key] = value
+            if self.cache is not None and isinstance(value, list):
+                payload = {"candidates": [candidate_to_dict(c) for c in value]}
+                self.cache.put(cache_name, marketplace, {key: payload}, prices=False)
+        return answers, False
+
+    def _title_fallback(
+        self,
+        plan: Plan,
+        keep_going: KeepGoing,
+        rows: Sequence[TitleRow],
+        enricher: Enricher,
+        marketplace: str,
+        meter: ChunkMeter | None,
+        threshold: float,
+    ) -> tuple[dict[int, tuple[matching.MatchDecision, list[Candidate]] | ProviderError], bool]:
+        """Search ``rows`` by title, enrich the candidates in reach, decide; row_no -> (decision, the
+        candidates it chose among) or the error that keeps the row on the retry schedule."""
+        answers, stopped = self._title_searches(plan, keep_going, [r.query for r in rows], marketplace, meter)
+        if stopped:
+            return {}, True
+        to_enrich: list[str] = []
+        for row in rows:
+            found = answers[query_key(row.query)]
+            if isinstance(found, list):
+                first = _decide(row, found, threshold)
+                reach = [
+                    s.asin
+                    for s in first.candidates
+                    if not s.ruled_out and s.score >= threshold - _PRICE_REACH
+                ]
+                to_enrich += reach[:ENRICH_AT_MOST]
+        if enricher.feed(to_enrich) or enricher.drain(full_only=False):
+            return {}, True
+        enriched, failures = enricher.results()
+        results: dict[int, tuple[matching.MatchDecision, list[Candidate]] | ProviderError] = {}
+        for row in rows:
+            found = answers[query_key(row.query)]
+            if isinstance(found, ProviderError):
+                results[row.row_no] = found
+                continue
+            merged = [merge_candidates(c, enriched.get(c.asin)) for c in found]
+            decision = _decide(row, merged, threshold)
+            failed = failures.get(decision.asin or "")
+            if decision.accepted and failed is not None:
+                results[row.row_no] = failed  # the winner's data could not be fetched: retry, not guess
+                continue
+            results[row.row_no] = (as_match_decision(row.code_decision, decision), merged)
+        return results, False
+
+
+def _decide(row: TitleRow, candidates: Sequence[Candidate], threshold: float) -> title_match.TitleDecision:
+    return title_match.decide_by_title(
+        candidates,
+        supplier_title=row.title,
+        supplier_brand=row.brand,
+        supplier_price=row.price,  # type: ignore[arg-type]
+        threshold=threshold,
+        rejected=row.rejected,
+    )
+
+
+def as_match_decision(
+    code: matching.MatchDecision | None, title: title_match.TitleDecision
+) -> matching.MatchDecision:
+    """The row's decision: the title search's choice (always ``fuzzy``), after the code's reason."""
+    scored = tuple(
+        matching.ScoredCandidate(
+            s.asin, s.score, None if s.ruled_out else matching.MatchType.FUZZY, s.reasons, False, None
+        )
+        for s in title.candidates
+    )
+    reason = " ".join(r for r in ((code.reason if code else ""), title.reason) if r)
+    previous = code.candidates if code else ()
+    if title.asin is None and code is not None and code.asin is not None:
+        # nothing by title: the code's own below-threshold candidate stays the one reported
+        return matching.MatchDecision(
+            code.asin, code.match_type, code.confidence, False, previous + scored, reason, code.review
+        )
+    return matching.MatchDecision(
+        title.asin,
+        matching.MatchType.FUZZY if title.asin else None,
+        title.confidence,
+        title.accepted,
+        previous + scored,
+        reason,
+        (title_match.REVIEW_FUZZY,) if title.accepted else (),
+    )
+
+
+def _as_error(error: ProviderError) -> ProviderError:
+    return error
