@@ -239,6 +239,14 @@ def convert(
             "such row); a match found so is fuzzy and listed for review.",
         ),
     ] = False,
+    title_search_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--title-search-invalid",
+            help="Also search by title the rows whose code is invalid but that carry a title (they stay "
+            "invalid when nothing is found).",
+        ),
+    ] = False,
     title_threshold: Annotated[
         float, typer.Option(min=0.0, max=0.8, help="Score (0-0.80) a title match needs to be accepted.")
     ] = 0.70,
@@ -275,6 +283,7 @@ def convert(
         max_calls=max_calls,
         max_keepa_tokens=max_keepa_tokens,
         title_search=title_search,
+        title_search_invalid=title_search_invalid,
         title_threshold=title_threshold,
     )
     if not 0.0 <= request.confidence_threshold <= 1.0:

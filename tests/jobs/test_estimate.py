@@ -193,3 +193,18 @@ def test_a_keepa_plans_estimate_asks_keepa_for_the_balance_and_waits_for_the_ref
             "The Keepa balance is not known yet"
         )
     )
+
+
+def test_the_title_search_is_costed_for_the_share_not_found_and_every_titled_invalid_row() -> None:
+    plain = estimate("spapi+creators", Quotas(), codes=1000)
+    searched = estimate("spapi+creators", Quotas(), codes=1000, titled_codes=600, titled_invalid=4)
+    title = next(s for s in searched.stages if s.stage == "title search")
+    # 16 % of the 600 titled codes (96 searches) plus the 4 invalid rows with a title
+    assert (title.provider, title.operation, title.calls) == ("spapi", "searchCatalogItems by keywords", 100)
+    assert searched.calls > plain.calls + 100  # each search enriches its winner too
+    assert searched.buckets["SP-API catalogue"] > plain.buckets["SP-API catalogue"]
+    assert "100 searches expected, at most 600" in " ".join(searched.assumptions)
+    keepa = estimate("keepa", UNLIMITED_KEEPA, codes=100, titled_codes=100)
+    assert next(s for s in keepa.stages if s.stage == "title search").keepa_tokens == 16 * 10
+    # a job that does not search by title says nothing about it
+    assert not any("title search" in a for a in plain.assumptions)

@@ -77,6 +77,7 @@ def _new_job(
             max_calls=options.max_calls,
             max_keepa_tokens=options.max_keepa_tokens,
             title_search=options.title_search,
+            title_search_invalid=options.title_search_invalid,
             title_threshold=options.title_threshold,
         ),
         actor=actor,

@@ -56,6 +56,10 @@ class ImportOptions(BaseModel):
         description="Search rows whose code Amazon does not find by their title and brand (one call per such "
         "row); a match found so is fuzzy and listed for review.",
     )
+    title_search_invalid: bool = Field(
+        default=False,
+        description="Also search by title the rows whose code is invalid but that carry a title.",
+    )
     title_threshold: float = Field(
         default=0.70, ge=0.0, le=0.8, description="Score (0-0.80) a title match needs to be accepted."
     )

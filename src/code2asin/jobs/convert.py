@@ -51,6 +51,7 @@ class ConvertRequest:
     max_keepa_tokens: int | None = None
     #: the title and brand search for rows whose code found nothing, and the score it needs
     title_search: bool = False
+    title_search_invalid: bool = False
     title_threshold: float = 0.70
 
 
@@ -105,6 +106,7 @@ def run_convert(
                 max_calls=request.max_calls,
                 max_keepa_tokens=request.max_keepa_tokens,
                 title_search=request.title_search,
+                title_search_invalid=request.title_search_invalid,
                 title_threshold=request.title_threshold,
             ),
             actor="cli",

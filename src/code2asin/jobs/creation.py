@@ -47,6 +47,8 @@ class JobOptions:
     #: a title match needs (``title_match``)
     title_search: bool = False
     title_threshold: float = 0.70
+    #: also search rows whose code is invalid but that carry a title (they end ``invalid`` when not found)
+    title_search_invalid: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +75,9 @@ class NewJob:
 ProgressCallback = Callable[[int], None]
 
 
-def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
+def _item_from_row(
+    job_id: str, row: InputRow, mode: JobMode, title_search_invalid: bool = False
+) -> dict[str, Any]:
     parsed = barcodes.parse_code(row.code_value)
     item: dict[str, Any] = {
         "job_id": job_id,
@@ -102,9 +106,10 @@ def _item_from_row(job_id: str, row: InputRow, mode: JobMode) -> dict[str, Any]:
         "attempts": 0,
     }
     if not parsed.valid:
-        item["status"] = ItemStatus.INVALID
-        item["error_type"] = ErrorType.INVALID_DATA
-        return item
+        if not (title_search_invalid and row.title and mode is JobMode.AMAZON):
+            item["status"] = ItemStatus.INVALID
+            item["error_type"] = ErrorType.INVALID_DATA
+        return item  # (kept pending: the title search looks for it, see ``jobs.title_stage``)
     if mode is JobMode.DIRECT:
         asin = barcodes.normalise_asin(row.asin) if row.asin else None
         if asin is None:
@@ -197,7 +202,7 @@ def create_job(
     first_rows: dict[str, int] = {}  # a code's first row: its repeats say which row they repeat
     try:
         for row in table.rows():
-            item = _item_from_row(job_id, row, new.mode)
+            item = _item_from_row(job_id, row, new.mode, new.options.title_search_invalid)
             _mark_duplicate(item, first_rows)
             if item["status"] == ItemStatus.PENDING:
                 pending_chunks.update(item["chunk_no"] * per_row + k for k in range(per_row))

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from code2asin.config import Settings
@@ -159,18 +159,20 @@ def estimate(
     asins_per_code: float = 1.0,
     chunk_size: int = CHUNK_SIZE,
     titled_codes: int | None = None,
+    titled_invalid: int = 0,
 ) -> Estimate:
     """The calls, Keepa tokens and seconds ``codes`` distinct codes cost on ``plan`` (``cached_codes`` of
     them answered by the lookup cache: they cost no identify call, and their ASINs no enrich call).
 
     ``titled_codes`` (None: the job does not search by title) are the codes with a supplier title: the
-    title search is expected for ``NOT_FOUND_SHARE`` of the fresh ones, each search then enriching one ASIN.
+    title search is expected for ``NOT_FOUND_SHARE`` of the fresh ones, each search then enriching one ASIN;
+    ``titled_invalid`` rows (an invalid code, a title, ``title_search_invalid``) are all searched.
     """
     stages = _stages(plan)
     fresh = max(codes - cached_codes, 0)
     share = fresh / codes if codes else 0.0
     titled = round(min(titled_codes, codes) * share) if titled_codes else 0
-    searches = round(titled * NOT_FOUND_SHARE)
+    searches = round(titled * NOT_FOUND_SHARE) + titled_invalid
     costs: list[StageCost] = []
     busy: dict[str, float] = {}
     #: bucket -> seconds of identify calls before its first call can leave (its first batch's answers)
@@ -255,6 +257,14 @@ def estimate_job(
     less those the lookup cache answers (``cache_name(provider)`` names the cache of the identify stage)."""
     pending: dict[str, set[str]] = {}
     titled: set[tuple[str, str]] = set()
+    invalid = session.scalar(
+        select(func.count()).where(
+            JobItem.job_id == job.id,
+            JobItem.status == ItemStatus.PENDING,
+            JobItem.gtin.is_(None),
+            JobItem.supplier_title.is_not(None),
+        )
+    )
     for marketplace, gtin, has_title in session.execute(
         select(JobItem.marketplace, JobItem.gtin, JobItem.supplier_title.is_not(None))
         .where(JobItem.job_id == job.id, JobItem.status == ItemStatus.PENDING, JobItem.gtin.is_not(None))
@@ -271,7 +281,7 @@ def estimate_job(
             cached += len(cache.get(cache_name(stages[0][0]), marketplace, (f"gtin:{g}" for g in gtins)))
     search = bool((job.options or {}).get("title_search"))
     return estimate(job.provider_plan, quotas, codes=codes, cached_codes=cached,
-                    titled_codes=len(titled) if search else None)
+                    titled_codes=len(titled) if search else None, titled_invalid=int(invalid or 0))
 
 
 def cache_namer(settings: Settings, plan: str) -> Callable[[str], str]:

@@ -48,7 +48,7 @@ from code2asin.jobs.models import (
     utcnow,
 )
 from code2asin.jobs.rows import merge_candidates, row_result
-from code2asin.jobs.title_stage import TitleRow, TitleStage
+from code2asin.jobs.title_stage import TitleRow, TitleStage, invalid_code_result
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.stages import Plan
 
@@ -69,6 +69,7 @@ class RunOptions:
 
     threshold: float = 0.5
     title_search: bool = False
+    title_search_invalid: bool = False
     title_threshold: float = title_match.DEFAULT_THRESHOLD
 
 
@@ -267,6 +268,7 @@ class ChunkRunner(TitleStage):
             run = RunOptions(
                 threshold=float(options.get("confidence_threshold", 0.5)),
                 title_search=bool(options.get("title_search")),
+                title_search_invalid=bool(options.get("title_search_invalid")),
                 title_threshold=float(options.get("title_threshold", title_match.DEFAULT_THRESHOLD)),
             )
             download_images = bool(options.get("download_images"))
@@ -342,21 +344,37 @@ class ChunkRunner(TitleStage):
         )
         if stopped:
             return [], [], True
+        updates, logs = self._row_results(items, outcomes, merged, decisions, by_title)
+        return updates, logs, stopped
+
+    def _row_results(
+        self,
+        items: list[JobItem],
+        outcomes: dict[str, LookupOutcome],
+        merged: dict[str, list[Candidate]],
+        decisions: dict[int, matching.MatchDecision],
+        by_title: dict[int, tuple[matching.MatchDecision, list[Candidate]] | ProviderError],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each looked-up row's new values and log line (``row_result``)."""
         updates: list[dict[str, Any]] = []
         logs: list[dict[str, Any]] = []
         now = self.clock()
         for item in items:
-            looked_up = outcomes.get(item.gtin or "")
+            # a row without a valid code is pending only for the title search (``title_search_invalid``)
+            looked_up = outcomes.get(item.gtin) if item.gtin else LookupOutcome()
             if looked_up is None:
                 continue  # not looked up (job paused or cancelled): stays pending
             candidates = merged.get(item.gtin or "", looked_up.candidates)
             decision = decisions.get(item.row_no)
             if item.row_no in by_title:
                 looked_up, candidates, decision = _with_title(by_title[item.row_no], looked_up, candidates)
-            values, log = row_result(item, looked_up, candidates, decision, now, self.worker_id)
+            if item.gtin is None:
+                values, log = invalid_code_result(item, looked_up, candidates, decision, now, self.worker_id)
+            else:
+                values, log = row_result(item, looked_up, candidates, decision, now, self.worker_id)
             updates.append(values)
             logs.append(log)
-        return updates, logs, stopped
+        return updates, logs
 
     def _by_title(
         self,
@@ -371,15 +389,19 @@ class ChunkRunner(TitleStage):
         meter: ChunkMeter,
     ) -> tuple[dict[int, tuple[matching.MatchDecision, list[Candidate]] | ProviderError], bool]:
         """The title search fallback for the rows whose code found no accepted match (``title_stage``)."""
-        if not run.title_search or plan.title_search is None:
+        if plan.title_search is None:
             return {}, False
         rows = []
         for item in items:
-            outcome = outcomes.get(item.gtin or "")
+            outcome = outcomes.get(item.gtin) if item.gtin else None
             decision = decisions.get(item.row_no)
-            if item.supplier_title and outcome is not None and outcome.error is None and not (
-                decision is not None and decision.accepted
-            ):
+            found_by_code = decision is not None and decision.accepted
+            if item.gtin is None:
+                wanted = run.title_search_invalid
+            else:
+                looked_up = outcome is not None and outcome.error is None
+                wanted = run.title_search and looked_up and not found_by_code
+            if wanted and item.supplier_title:
                 title, brand = item.supplier_title, item.supplier_brand
                 rows.append(TitleRow(item.row_no, title, brand, item.supplier_price, decision))
         if not rows:

@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from code2asin import matching, title_match
 from code2asin.errors import ErrorType, ProviderError
 from code2asin.jobs.cache import candidate_from_dict, candidate_to_dict
 from code2asin.jobs.lookups import ChunkLookups, Enricher, KeepGoing
 from code2asin.jobs.meter import ChunkMeter, Cost
-from code2asin.jobs.rows import merge_candidates
-from code2asin.providers.base import Candidate, TitleQuery, TitleSearchProvider
+from code2asin.jobs.models import ItemStatus, JobItem
+from code2asin.jobs.rows import merge_candidates, row_result
+from code2asin.providers.base import Candidate, LookupOutcome, TitleQuery, TitleSearchProvider
 from code2asin.providers.stages import Plan
 
 KEEPA_SEARCH_TOKENS = 10
@@ -176,6 +179,32 @@ def as_match_decision(
         reason,
         (title_match.REVIEW_FUZZY,) if title.accepted else (),
     )
+
+
+def invalid_code_result(
+    item: JobItem,
+    outcome: LookupOutcome,
+    candidates: list[Candidate],
+    decision: matching.MatchDecision | None,
+    now: datetime,
+    actor: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The result of a row whose code is invalid, searched by title only: matched (fuzzy) when the title
+    search found it, else ``invalid`` with the code's reason and the search's; a failed search retries."""
+    if decision is None:  # the plan cannot search by title
+        reason = "No stage of this plan searches by title."
+        decision = matching.MatchDecision(None, None, 0.0, False, (), reason)
+    values, log = row_result(item, outcome, candidates, decision, now, actor)
+    if values["status"] == ItemStatus.MATCHED:
+        values["error_message"] = " ".join(p for p in (item.error_message, values["error_message"]) if p)
+    elif values["status"] == ItemStatus.NOT_FOUND:
+        values.update(
+            status=ItemStatus.INVALID,
+            error_type=ErrorType.INVALID_DATA.value,
+            error_message=" ".join(p for p in (item.error_message, decision.reason) if p),
+        )
+        log.update(change_reason="invalid", error_type=ErrorType.INVALID_DATA.value, level="warning")
+    return values, log
 
 
 def _as_error(error: ProviderError) -> ProviderError:

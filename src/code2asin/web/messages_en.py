@@ -96,6 +96,7 @@ MESSAGES_EN: dict[str, str] = {
     "import.max_calls": "Most provider calls",
     "import.title_search.legend": "Codes Amazon does not find",
     "import.title_search": "Search them by title and brand",
+    "import.title_search_invalid": "Also rows whose code is invalid but that carry a title",
     "import.title_search.help": "One more call per such row (a title from the file is needed). A match found "
     "this way is fuzzy: it is listed for review and never counts as proof; the preview counts its cost.",
     "import.max_keepa_tokens": "Most Keepa tokens",

@@ -95,6 +95,7 @@ MESSAGES_FR: dict[str, str] = {
     "import.max_calls": "Appels aux sources, au plus",
     "import.title_search.legend": "Codes introuvables sur Amazon",
     "import.title_search": "Les chercher par désignation et marque",
+    "import.title_search_invalid": "Aussi les lignes au code invalide qui ont une désignation",
     "import.title_search.help": "Un appel de plus par ligne concernée (il faut une désignation dans le "
     "fichier). Une correspondance trouvée ainsi est approximative : elle est listée à vérifier et ne vaut "
     "jamais preuve ; l’aperçu en compte le coût.",

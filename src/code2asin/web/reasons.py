@@ -122,6 +122,8 @@ def _rules() -> list[Rule]:
         (rf"(?P<a>{_ASIN}) scores almost as well \((?P<s>{_DEC})\), so the confidence is (?P<c>{_DEC})",
          lambda m: f"{m['a']} obtient presque autant ({_dec(m['s'])}), la confiance est donc de "
                    f"{_dec(m['c'])}"),
+        (r"No stage of this plan searches by title\.",
+         lambda m: "Aucune étape de ce plan ne cherche par désignation."),
         (r"a title match is never proof: check it",
          lambda m: "une correspondance par désignation n'est jamais une preuve : vérifiez-la"),
         (rf"confidence (?P<c>{_DEC}) is below the title threshold (?P<t>{_DEC}), so it is not accepted",

@@ -35,7 +35,7 @@ from code2asin.providers.marketplaces import MARKETPLACES, get_marketplace
 from code2asin.providers.stages import parse_plan
 from code2asin.storage import Storage
 from code2asin.web.core import UI, Page, Redirect, WebError, current_page, form_file, form_text
-from code2asin.web.views import preview_table
+from code2asin.web.views import Preview, preview_table
 
 PageDep = Annotated[Page, Depends(current_page)]
 PREVIEW_MAX_AGE = 3600
@@ -60,6 +60,7 @@ class ImportForm:
     max_keepa_tokens: str = ""
     #: the title and brand search for codes not found: on unless the form unticks it
     title_search: bool = True
+    title_search_invalid: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -76,6 +77,7 @@ class ImportForm:
             max_calls=form_text(page, "max_calls").strip()[:12],
             max_keepa_tokens=form_text(page, "max_keepa_tokens").strip()[:12],
             title_search=form_text(page, "title_search") == "true",
+            title_search_invalid=form_text(page, "title_search_invalid") == "true",
         )
 
     def check(self, page: Page) -> None:
@@ -142,6 +144,7 @@ class ImportForm:
                 max_calls=self.cap("max_calls"),
                 max_keepa_tokens=self.cap("max_keepa_tokens"),
                 title_search=self.title_search and self.mode == "amazon",
+                title_search_invalid=self.title_search_invalid and self.mode == "amazon",
             ),
             actor=page.principal.actor,
         )
@@ -235,7 +238,7 @@ def preview(page: PageDep) -> Response:
         with path.open("rb") as handle:
             storage.put_file(key, handle, "application/octet-stream")
     token = page.web.codec.sign({"key": key, "name": filename[:500], "user": principal.id})
-    expected = _estimate(page, form, summary.gtins, summary.titled_gtins) if form.mode == "amazon" else None
+    expected = _estimate(page, form, summary) if form.mode == "amazon" else None
     return page.render(
         "preview.html",
         form=form,
@@ -247,18 +250,22 @@ def preview(page: PageDep) -> Response:
     )
 
 
-def _estimate(page: Page, form: ImportForm, gtins: set[str], titled: set[str]) -> Estimate:
+def _estimate(page: Page, form: ImportForm, summary: Preview) -> Estimate:
     """What the file will cost on the form's plan and marketplaces, the lookup cache counted."""
     settings = page.web.settings
     name = cache_namer(settings, form.provider_plan)
     cache = LookupCacheStore(page.web.db, settings.cache_ttl_seconds, settings.price_cache_ttl_seconds)
     identify = parse_plan(form.provider_plan)[0]
+    gtins = summary.gtins
     keys = [f"gtin:{g}" for g in gtins]
     cached = sum(len(cache.get(name(identify), market, keys)) for market in form.marketplace_list)
     codes = len(gtins) * len(form.marketplace_list)
     quotas = quotas_for(settings, form.provider_plan, form.marketplace)
-    titled_codes = len(titled) * len(form.marketplace_list) if form.title_search else None
-    return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached, titled_codes=titled_codes)
+    markets = len(form.marketplace_list)
+    titled = len(summary.titled_gtins) * markets if form.title_search else None
+    invalid = summary.titled_invalid * markets if form.title_search_invalid else 0
+    return estimate(form.provider_plan, quotas, codes=codes, cached_codes=cached, titled_codes=titled,
+                    titled_invalid=invalid)
 
 
 def create(page: PageDep) -> Response:

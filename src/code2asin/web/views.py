@@ -154,6 +154,8 @@ class Preview:
     gtins: set[str] = field(default_factory=set)
     #: the distinct valid codes of rows with a title (the title search's reach)
     titled_gtins: set[str] = field(default_factory=set)
+    #: rows with an invalid code but a title (the title search can look for them when asked)
+    titled_invalid: int = 0
 
     @property
     def invalid(self) -> int:
@@ -193,6 +195,8 @@ def preview_table(table: InputTable) -> Preview:
                 preview.gtins.add(parsed.gtin)
                 if row.title:
                     preview.titled_gtins.add(parsed.gtin)
-        elif len(preview.invalid_rows) < PREVIEW_INVALID_ROWS:
-            preview.invalid_rows.append((row.row_no, parsed.raw, parsed.message or ""))
+        else:
+            preview.titled_invalid += bool(row.title)
+            if len(preview.invalid_rows) < PREVIEW_INVALID_ROWS:
+                preview.invalid_rows.append((row.row_no, parsed.raw, parsed.message or ""))
     return preview
