@@ -244,7 +244,12 @@ def test_price_alerts_price_runs_and_manual_validations_read_in_french() -> None
     messages += estimate("spapi+keepa", Quotas(), codes=500).assumptions
     messages.append(jobs_service.manual_log_message("alice"))
     messages.append(jobs_service.manual_log_message(None))
+    messages.append(jobs_service.rejected_message("user:alice", "B0ABCDEF12"))
+    messages.append(jobs_service.rejected_message(None, "0306406152"))
     assert_french(messages)
+    assert translate(jobs_service.rejected_message("user:alice", "B0ABCDEF12"), "fr") == (
+        "Rejeté par user:alice : B0ABCDEF12 n'est pas ce produit."
+    )
     assert "Prix 5,19 EUR" in [translate(m, "fr") for m in messages]
 
 

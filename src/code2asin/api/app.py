@@ -12,7 +12,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from code2asin.api import routes_import, routes_jobs, routes_media, routes_pricing, routes_system
+from code2asin.api import (
+    routes_decisions,
+    routes_import,
+    routes_jobs,
+    routes_media,
+    routes_pricing,
+    routes_system,
+)
 from code2asin.api.deps import AppState
 from code2asin.api.errors import install_error_handlers
 from code2asin.api.metrics import create_registry
@@ -61,6 +68,7 @@ def create_app(
     app.include_router(routes_system.public)
     app.include_router(routes_import.router, tags=["jobs"])
     app.include_router(routes_jobs.router, tags=["jobs"])
+    app.include_router(routes_decisions.router, tags=["match decisions"])
     app.include_router(routes_system.protected, tags=["statistics"])
     app.include_router(routes_system.metrics_router)
     app.include_router(routes_media.router, tags=["media"])

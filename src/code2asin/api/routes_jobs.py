@@ -1,4 +1,4 @@
-"""Job routes: list, details, lifecycle actions, delete, results, logs, download, manual validation."""
+"""Job routes: list, details, lifecycle actions, delete, results, logs, download, validate or reject a row."""
 
 from __future__ import annotations
 
@@ -218,4 +218,24 @@ def validate(
         item = service.validate_item(
             session, job_id, body.asin, principal.actor, row_no=row, marketplace=marketplace
         )
+        return result_queries.result_item(item, state.storage.url)
+
+
+@router.post(
+    "/jobs/{job_id}/results/{row}/reject",
+    response_model=schemas.ResultItem,
+    summary="Reject one result's ASIN (the row becomes not_found; remembered for the supplier)",
+)
+def reject(
+    job_id: str,
+    row: Annotated[int, PathParam(ge=1, le=10_000_000, description="1-based input row")],
+    state: StateDep,
+    principal: CurrentPrincipal,
+    marketplace: Annotated[
+        str | None, Query(min_length=2, max_length=8, description="Needed when the job has several")
+    ] = None,
+) -> dict[str, Any]:
+    with state.db.unit_of_work() as session:
+        queries.visible_job(session, job_id, principal.supplier_scope)
+        item = service.reject_item(session, job_id, principal.actor, row_no=row, marketplace=marketplace)
         return result_queries.result_item(item, state.storage.url)

@@ -376,3 +376,44 @@ class Ready(BaseModel):
     status: str
     database: str
     migration: str | None
+
+
+DecisionValue = Literal["accepted", "rejected"]
+
+
+class MatchDecisionOut(BaseModel):
+    """A person's accept or reject of an ASIN for one supplier's code, applied to its later jobs."""
+
+    id: int
+    supplier_code: str
+    code_key: str = Field(description="The code's GTIN-14, or raw:<code> for a code that is not valid.")
+    asin: str
+    decision: DecisionValue
+    actor: str | None
+    decided_at: Utc
+    job_id: str | None = Field(description="The job the decision was made on (it may be deleted since).")
+    row_no: int | None
+    input_code: str | None
+    supplier_title: str | None
+    amazon_title: str | None
+
+
+class MatchDecisionList(BaseModel):
+    items: list[MatchDecisionOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class MatchDecisionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: DecisionValue = Field(
+        description="accepted or rejected (accepting rejects the code's other accepted ASIN)"
+    )
+
+
+class MatchDecisionDeleted(BaseModel):
+    message: str
+    id: int

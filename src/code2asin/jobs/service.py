@@ -1,9 +1,10 @@
-"""Job actions: move a job through its lifecycle, validate a row by hand, delete a job.
+"""Job actions: move a job through its lifecycle, validate or reject a row by hand, delete a job.
 
 Services take a SQLAlchemy ``Session`` (the caller's unit of work owns the commit); they never import
-FastAPI, Celery or Jinja. Actions (``start_job`` ... ``validate_item``) go through ``transition`` so each is
-a timeline event with its actor; they raise ``NotFoundError``, ``LifecycleError`` (illegal transition) or
-``InvalidValueError``. The caller commits, then dispatches the job when the action says so
+FastAPI, Celery or Jinja. Actions (``start_job`` ... ``delete_job``) go through ``transition`` so each is a
+timeline event with its actor; row actions (``validate_item``, ``reject_item``) are conversion-log events
+and remembered decisions (``jobs.decisions``). They raise ``NotFoundError``, ``LifecycleError`` (illegal
+transition) or ``InvalidValueError``. The caller commits, then dispatches the job when the action says so
 (``ActionResult.dispatch``). Creating a job is ``jobs.creation``; reading it is ``jobs.queries``.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from code2asin import barcodes
 from code2asin.db import Database
 from code2asin.errors import ErrorType, InvalidValueError, LifecycleError, NotFoundError
+from code2asin.jobs.decisions import ACCEPTED, REJECTED, code_key, remember
 from code2asin.jobs.lifecycle import JobAction, target_status
 from code2asin.jobs.models import (
     ChunkStatus,
@@ -214,31 +216,17 @@ def delete_job_and_source(db: Database, storage: _Deletable, job_id: str, actor:
         storage.delete(source_key)
 
 
-def validate_item(
-    session: Session,
-    job_id: str,
-    asin: str,
-    actor: str | None,
-    *,
-    row_no: int | None = None,
-    item_id: int | None = None,
-    marketplace: str | None = None,
-) -> JobItem:
-    """Set a row's ASIN by hand: match_type ``manual``, confidence 1.0, status matched, logged.
-
-    The row is named by ``row_no`` (1-based input row) or ``item_id``; on a job with several marketplaces a
-    ``row_no`` needs its ``marketplace``. Raises ``InvalidValueError`` on a malformed ASIN or a missing or
-    foreign marketplace, ``NotFoundError`` on an unknown row, ``LifecycleError`` while the job is processing.
-    """
+def _editable_job(session: Session, job_id: str, verb: str) -> Job:
     job = get_job(session, job_id)
     if job.status == JobStatus.PROCESSING:
-        raise LifecycleError(f"Cannot validate a row of job {job.id} while it is processing: pause it first.")
-    normalised = barcodes.normalise_asin(asin)
-    if normalised is None:
-        raise InvalidValueError(
-            f"ASIN {asin!r} is not valid: an ASIN has 10 characters, B0 followed by 8 letters or digits, "
-            "or an ISBN-10 for books."
-        )
+        raise LifecycleError(f"Cannot {verb} a row of job {job.id} while it is processing: pause it first.")
+    return job
+
+
+def _find_item(
+    session: Session, job: Job, row_no: int | None, item_id: int | None, marketplace: str | None
+) -> JobItem:
+    """The row named by ``item_id``, or by ``row_no`` and ``marketplace`` (implied on a single-market job)."""
     where = [JobItem.job_id == job.id]
     where.append(JobItem.row_no == row_no if item_id is None else JobItem.id == item_id)
     marketplaces = job.marketplace_list
@@ -255,7 +243,58 @@ def validate_item(
     item = session.scalar(select(JobItem).where(*where))
     if item is None:
         raise NotFoundError(f"Job {job.id} has no row {row_no if item_id is None else item_id}.")
+    return item
+
+
+def _remember(
+    session: Session, job: Job, item: JobItem, asin: str, decision: str, actor: str | None, *, title: bool
+) -> None:
+    """Remember ``decision`` on ``asin`` for the row's code (``title``: the row's Amazon title is ASIN's)."""
+    remember(
+        session,
+        supplier_code=job.supplier_code,
+        code_key=code_key(item.gtin, item.input_code),
+        asin=asin,
+        decision=decision,
+        actor=actor,
+        job_id=job.id,
+        row_no=item.row_no,
+        input_code=item.input_code,
+        supplier_title=item.supplier_title,
+        amazon_title=item.amazon_title if title else None,
+    )
+
+
+def validate_item(
+    session: Session,
+    job_id: str,
+    asin: str,
+    actor: str | None,
+    *,
+    row_no: int | None = None,
+    item_id: int | None = None,
+    marketplace: str | None = None,
+) -> JobItem:
+    """Set a row's ASIN by hand: match_type ``manual``, confidence 1.0, status matched, logged.
+
+    The row is named by ``row_no`` (1-based input row) or ``item_id``; on a job with several marketplaces a
+    ``row_no`` needs its ``marketplace``. The ASIN is remembered ``accepted`` for the job's supplier and the
+    row's code, and a different ASIN the row had before ``rejected`` (``jobs.decisions``). Raises
+    ``InvalidValueError`` on a malformed ASIN or a missing or foreign marketplace, ``NotFoundError`` on an
+    unknown row, ``LifecycleError`` while the job is processing.
+    """
+    job = _editable_job(session, job_id, "validate")
+    normalised = barcodes.normalise_asin(asin)
+    if normalised is None:
+        raise InvalidValueError(
+            f"ASIN {asin!r} is not valid: an ASIN has 10 characters, B0 followed by 8 letters or digits, "
+            "or an ISBN-10 for books."
+        )
+    item = _find_item(session, job, row_no, item_id, marketplace)
     previous = item.asin
+    if previous and previous != normalised:
+        _remember(session, job, item, previous, REJECTED, actor, title=True)
+    _remember(session, job, item, normalised, ACCEPTED, actor, title=previous == normalised)
     item.asin = normalised
     item.match_type = "manual"
     item.match_confidence = 1.0
@@ -288,3 +327,77 @@ def validate_item(
 def manual_log_message(actor: str | None) -> str:
     """The conversion-log line of a hand validation."""
     return f"Validated by hand by {actor or 'an unknown actor'}."
+
+
+#: what a rejected match said about the product; cleared with the ASIN (they describe that ASIN)
+_AMAZON_FIELDS = (
+    "amazon_title",
+    "amazon_brand",
+    "amazon_price",
+    "amazon_currency",
+    "amazon_rating",
+    "amazon_review_count",
+    "amazon_sales_rank",
+    "amazon_images",
+    "stored_images",
+    "detail_page_url",
+)
+
+
+def reject_item(
+    session: Session,
+    job_id: str,
+    actor: str | None,
+    *,
+    row_no: int | None = None,
+    item_id: int | None = None,
+    marketplace: str | None = None,
+) -> JobItem:
+    """Say a row's ASIN is not its product: the row becomes ``not_found`` with the reason, logged, and the
+    ASIN is remembered ``rejected`` for the job's supplier and the row's code (``jobs.decisions``).
+
+    The ASIN, match type, confidence, review flags and the Amazon data of that ASIN are cleared; the
+    candidates stay. The row is named as in ``validate_item``. Raises ``InvalidValueError`` when the row has
+    no ASIN (or on a missing or foreign marketplace), ``NotFoundError`` on an unknown row,
+    ``LifecycleError`` while the job is processing.
+    """
+    job = _editable_job(session, job_id, "reject")
+    item = _find_item(session, job, row_no, item_id, marketplace)
+    previous = item.asin
+    if not previous:
+        raise InvalidValueError(f"Row {item.row_no} of job {job.id} has no ASIN to reject.")
+    _remember(session, job, item, previous, REJECTED, actor, title=True)
+    message = rejected_message(actor, previous)
+    item.status = ItemStatus.NOT_FOUND
+    item.asin = None
+    item.match_type = None
+    item.match_confidence = None
+    item.review_flags = None
+    item.error_type = None
+    item.error_message = message
+    item.next_attempt_at = None
+    item.field_sources = None
+    for name in _AMAZON_FIELDS:
+        setattr(item, name, None)
+    log_event(
+        session,
+        job.id,
+        row_no=item.row_no,
+        marketplace=item.marketplace,
+        input_code=item.input_code,
+        code_type=item.code_type,
+        previous_asin=previous,
+        new_asin=None,
+        change_reason="rejected",
+        actor=actor,
+        level="info",
+        message=message,
+    )
+    session.flush()
+    refresh_counters(session, job)
+    return item
+
+
+def rejected_message(actor: str | None, asin: str) -> str:
+    """The reason on a rejected row (and its log line); the web UI translates it (``web.reasons``)."""
+    return f"Rejected by {actor or 'an unknown actor'}: {asin} is not this product."

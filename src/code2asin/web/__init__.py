@@ -17,6 +17,7 @@ from code2asin.jobs.dispatch import Dispatcher
 from code2asin.storage import Storage
 from code2asin.web import (
     routes_auth,
+    routes_decisions,
     routes_details,
     routes_import,
     routes_jobs,
@@ -40,6 +41,14 @@ def create_web_router(
     """
     web = WebApp.build(settings, db, dispatcher, storage)
     router = APIRouter(route_class=route_class(web), include_in_schema=False)
-    for module in (routes_auth, routes_jobs, routes_import, routes_details, routes_stats, routes_pricing):
+    for module in (
+        routes_auth,
+        routes_jobs,
+        routes_import,
+        routes_details,
+        routes_stats,
+        routes_pricing,
+        routes_decisions,
+    ):
         module.install(router)
     return router

@@ -356,6 +356,45 @@ MESSAGES_EN: dict[str, str] = {
     "import.error.direct_marketplaces": (
         "Direct mode imports the ASINs of one marketplace: untick the other marketplaces."
     ),
+    # -- remembered match decisions (issue #15) --------------------------------------------------
+    "nav.decisions": "Remembered decisions",
+    "decisions.title": "Remembered decisions",
+    "decisions.intro": (
+        "When you accept or reject a match, Code2ASIN remembers it for that supplier and code: its later "
+        "jobs use the accepted ASIN and never propose a rejected one."
+    ),
+    "decisions.filter.code": "Code",
+    "decisions.filter.decision": "Decision",
+    "decisions.filter.any": "Any decision",
+    "decision.accepted": "Accepted",
+    "decision.rejected": "Rejected",
+    "decisions.col.decision": "Decision",
+    "decisions.col.titles": "Titles",
+    "decisions.col.decided": "Decided",
+    "decisions.col.actions": "Actions",
+    "decisions.supplier_title": "Supplier:",
+    "decisions.amazon_title": "Amazon:",
+    "decisions.job_row": "row {row} of its job",
+    "decisions.switch.accepted": "Accept instead",
+    "decisions.switch.rejected": "Reject instead",
+    "decisions.forget": "Forget",
+    "decisions.forget.confirm": "Forget the decision on {asin}? Later jobs will decide this code again.",
+    "decisions.done.accepted": "{asin} is now accepted for this code.",
+    "decisions.done.rejected": "{asin} is now rejected for this code.",
+    "decisions.done.forgotten": "The decision is forgotten.",
+    "decisions.empty": "No decision remembered yet.",
+    "decisions.empty.next": (
+        "Accept or reject a fuzzy match on a job's results, or validate a row by hand: the decision shows "
+        "here."
+    ),
+    "decisions.empty.filtered": "No decision matches these filters.",
+    "decisions.empty.all": "Show all decisions",
+    "results.accept": "Accept",
+    "results.accept.help": "{asin} is this product: remember it for the supplier.",
+    "results.reject": "Reject",
+    "results.reject.help": "{asin} is not this product: the row becomes not found.",
+    "action.done.reject": "Row {row} is now not found; its ASIN will not be proposed again for this "
+    "supplier.",
     "action.done.validate_on": "Row {row} on {marketplace} now has the ASIN {asin}.",
     "market.title": "Marketplaces ({count})",
     "market.all": "All marketplaces: {marketplaces}",

@@ -364,6 +364,46 @@ MESSAGES_FR: dict[str, str] = {
     "import.error.direct_marketplaces": (
         "Le mode direct importe les ASIN d'une seule place de marché : décochez les autres places de marché."
     ),
+    # -- décisions mémorisées (ticket #15) ---------------------------------------------------------
+    "nav.decisions": "Décisions mémorisées",
+    "decisions.title": "Décisions mémorisées",
+    "decisions.intro": (
+        "Quand vous acceptez ou rejetez une correspondance, Code2ASIN s'en souvient pour ce fournisseur et "
+        "ce code : ses jobs suivants reprennent l'ASIN accepté et ne proposent jamais un ASIN rejeté."
+    ),
+    "decisions.filter.code": "Code",
+    "decisions.filter.decision": "Décision",
+    "decisions.filter.any": "Toute décision",
+    "decision.accepted": "Accepté",
+    "decision.rejected": "Rejeté",
+    "decisions.col.decision": "Décision",
+    "decisions.col.titles": "Titres",
+    "decisions.col.decided": "Décidé",
+    "decisions.col.actions": "Actions",
+    "decisions.supplier_title": "Fournisseur :",
+    "decisions.amazon_title": "Amazon :",
+    "decisions.job_row": "ligne {row} de son job",
+    "decisions.switch.accepted": "Accepter plutôt",
+    "decisions.switch.rejected": "Rejeter plutôt",
+    "decisions.forget": "Oublier",
+    "decisions.forget.confirm": "Oublier la décision sur {asin} ? Les jobs suivants décideront à nouveau "
+    "pour ce code.",
+    "decisions.done.accepted": "{asin} est maintenant accepté pour ce code.",
+    "decisions.done.rejected": "{asin} est maintenant rejeté pour ce code.",
+    "decisions.done.forgotten": "La décision est oubliée.",
+    "decisions.empty": "Aucune décision mémorisée pour l'instant.",
+    "decisions.empty.next": (
+        "Acceptez ou rejetez une correspondance approximative dans les résultats d'un job, ou validez une "
+        "ligne à la main : la décision apparaît ici."
+    ),
+    "decisions.empty.filtered": "Aucune décision ne correspond à ces filtres.",
+    "decisions.empty.all": "Voir toutes les décisions",
+    "results.accept": "Accepter",
+    "results.accept.help": "{asin} est bien ce produit : le mémoriser pour le fournisseur.",
+    "results.reject": "Rejeter",
+    "results.reject.help": "{asin} n'est pas ce produit : la ligne devient introuvable.",
+    "action.done.reject": "La ligne {row} est maintenant introuvable ; son ASIN ne sera plus proposé pour ce "
+    "fournisseur.",
     "action.done.validate_on": "La ligne {row} sur {marketplace} a maintenant l'ASIN {asin}.",
     "market.title": "Places de marché ({count})",
     "market.all": "Toutes les places de marché : {marketplaces}",

@@ -340,6 +340,9 @@ def _rules() -> list[Rule]:
         (r"Validated by hand by (?P<a>.+)\.",
          lambda m: "Validé à la main par "
                    + ("un acteur inconnu" if m["a"] == "an unknown actor" else m["a"]) + "."),
+        (rf"Rejected by (?P<a>.+?): (?P<asin>{_ASIN}) is not this product\.",
+         lambda m: "Rejeté par " + ("un acteur inconnu" if m["a"] == "an unknown actor" else m["a"])
+                   + f" : {m['asin']} n'est pas ce produit."),
         (r"No offer \(out of stock\)", lambda m: "Aucune offre (rupture de stock)"),
         (r"Price (?P<p>\d+(?:\.\d+)?) (?P<c>[A-Z]{3})", lambda m: f"Prix {_dec(m['p'])} {m['c']}"),
         (r"The product is out of stock \(no offer\)\.",
