@@ -16,6 +16,7 @@ BENCHMARKS = {
     "marketplaces": "benchmarks.bench_marketplaces",
     "mix": "benchmarks.bench_mix",
     "pipeline": "benchmarks.bench_pipeline",
+    "titles": "benchmarks.bench_titles",
 }
 
 

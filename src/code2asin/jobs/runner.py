@@ -19,8 +19,8 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -33,6 +33,7 @@ from code2asin.db import Database, rowcount
 from code2asin.errors import ConfigurationError, ProviderError
 from code2asin.image_tasks import enqueue_image_tasks
 from code2asin.jobs.cache import LookupCacheStore
+from code2asin.jobs.decisions import Remembered, code_key, decisions_for
 from code2asin.jobs.job_end import complete_if_finished, fail_job
 from code2asin.jobs.lifecycle import JobAction
 from code2asin.jobs.lookups import Enricher
@@ -48,7 +49,7 @@ from code2asin.jobs.models import (
     utcnow,
 )
 from code2asin.jobs.rows import merge_candidates, row_result
-from code2asin.jobs.title_stage import TitleRow, TitleStage, invalid_code_result
+from code2asin.jobs.title_stage import TitleRow, TitleStage, invalid_code_result, remembered_result
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
 from code2asin.providers.stages import Plan
 
@@ -71,6 +72,12 @@ class RunOptions:
     title_search: bool = False
     title_search_invalid: bool = False
     title_threshold: float = title_match.DEFAULT_THRESHOLD
+    supplier_code: str = ""
+    #: the supplier's remembered decisions for the chunk's codes (``jobs.decisions``), by code key
+    remembered: dict[str, Remembered] = field(default_factory=dict)
+
+    def decided(self, item: JobItem) -> Remembered | None:
+        return self.remembered.get(code_key(item.gtin, item.input_code))
 
 
 def _code_decisions(
@@ -80,6 +87,12 @@ def _code_decisions(
     decisions: dict[int, matching.MatchDecision] = {}
     for item in items:
         candidates = merged.get(item.gtin or "")
+        decided = run.decided(item)
+        if candidates is not None and decided is not None and decided.rejected:
+            left_out = sorted({c.asin for c in candidates} & decided.rejected)
+            candidates = [c for c in candidates if c.asin not in decided.rejected]
+        else:
+            left_out = []
         if candidates is not None:
             decisions[item.row_no] = matching.decide(
                 codes[item.gtin or ""],
@@ -89,6 +102,10 @@ def _code_decisions(
                 supplier_price=item.supplier_price,
                 supplier_asin=item.input_asin,
             )
+            if left_out:
+                decision = decisions[item.row_no]
+                note = f" Left out {', '.join(left_out)}: rejected by a person for this supplier's code."
+                decisions[item.row_no] = replace(decision, reason=decision.reason + note)
     return decisions
 
 
@@ -289,6 +306,10 @@ class ChunkRunner(TitleStage):
                     .order_by(JobItem.row_no)
                 )
             )
+            if mode != "reprice" and items:  # one query for the chunk's codes
+                keys = {code_key(item.gtin, item.input_code) for item in items}
+                found = decisions_for(session, job.supplier_code, keys)
+                run = replace(run, supplier_code=job.supplier_code, remembered=found)
         try:
             plan = self.plan_for(marketplace) if self.plan_for is not None else self.plan
             meter = ChunkMeter(Counter(item.gtin for item in items if item.gtin))
@@ -315,13 +336,20 @@ class ChunkRunner(TitleStage):
         meter: ChunkMeter,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         codes: dict[str, LookupCode] = {}
+        # a code a person decided for this supplier is not looked up: its ASIN is only enriched
+        chosen = {item.row_no: d.accepted for item in items if (d := run.decided(item)) and d.accepted}
+        decided: dict[str, Iterable[str]] = {
+            i.gtin: [chosen[i.row_no].asin] for i in items if i.gtin and i.row_no in chosen
+        }
+        meter.codes_looked_up(decided)
         for item in items:
-            if item.gtin and item.gtin not in codes:
+            if item.gtin and item.gtin not in codes and item.row_no not in chosen:
                 parsed = barcodes.parse_code(item.input_code)
                 codes[item.gtin] = LookupCode(item.gtin, parsed.code or item.gtin, item.code_type or "EAN")
         # Enrich every candidate before choosing: the choice between several ASINs depends on the offer
         # and the sales rank, which an identify stage such as SP-API's catalog does not return.
-        lookups = self._lookups(plan, keep_going, list(codes.values()), marketplace, meter)
+        known = [record.asin for record in chosen.values()]
+        lookups = self._lookups(plan, keep_going, list(codes.values()), marketplace, meter, known)
         outcomes, enricher, stopped = lookups
         if stopped:
             # Paused or cancelled between two provider calls: write nothing, give the chunk back. What was
@@ -339,12 +367,20 @@ class ChunkRunner(TitleStage):
             if outcome.error is None:
                 merged[gtin] = [merge_candidates(c, enriched.get(c.asin)) for c in outcome.candidates]
         decisions = _code_decisions(items, codes, merged, run)
+        rest = [item for item in items if item.row_no not in chosen]
         by_title, stopped = self._by_title(
-            plan, keep_going, items, outcomes, decisions, enricher, marketplace, run, meter
+            plan, keep_going, rest, outcomes, decisions, enricher, marketplace, run, meter
         )
         if stopped:
             return [], [], True
-        updates, logs = self._row_results(items, outcomes, merged, decisions, by_title)
+        updates, logs = self._row_results(rest, outcomes, merged, decisions, by_title)
+        now = self.clock()
+        for item in (item for item in items if item.row_no in chosen):
+            record = chosen[item.row_no]
+            data = enriched.get(record.asin) or Candidate(asin=record.asin, source="manual")
+            values, line = remembered_result(item, record, data, run.supplier_code, now, self.worker_id)
+            updates.append(values)
+            logs.append(line)
         return updates, logs, stopped
 
     def _row_results(
@@ -403,7 +439,9 @@ class ChunkRunner(TitleStage):
                 wanted = run.title_search and looked_up and not found_by_code
             if wanted and item.supplier_title:
                 title, brand = item.supplier_title, item.supplier_brand
-                rows.append(TitleRow(item.row_no, title, brand, item.supplier_price, decision))
+                decided = run.decided(item)
+                rejected = decided.rejected if decided is not None else frozenset()
+                rows.append(TitleRow(item.row_no, title, brand, item.supplier_price, decision, rejected))
         if not rows:
             return {}, False
         return self._title_fallback(plan, keep_going, rows, enricher, marketplace, meter, run.title_threshold)

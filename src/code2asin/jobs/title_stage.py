@@ -23,7 +23,7 @@ from code2asin.errors import ErrorType, ProviderError
 from code2asin.jobs.cache import candidate_from_dict, candidate_to_dict
 from code2asin.jobs.lookups import ChunkLookups, Enricher, KeepGoing
 from code2asin.jobs.meter import ChunkMeter, Cost
-from code2asin.jobs.models import ItemStatus, JobItem
+from code2asin.jobs.models import ItemStatus, JobItem, MatchDecisionRecord
 from code2asin.jobs.rows import merge_candidates, row_result
 from code2asin.providers.base import Candidate, LookupOutcome, TitleQuery, TitleSearchProvider
 from code2asin.providers.stages import Plan
@@ -204,6 +204,30 @@ def invalid_code_result(
             error_message=" ".join(p for p in (item.error_message, decision.reason) if p),
         )
         log.update(change_reason="invalid", error_type=ErrorType.INVALID_DATA.value, level="warning")
+    return values, log
+
+
+def remembered_result(
+    item: JobItem,
+    record: MatchDecisionRecord,
+    data: Candidate,
+    supplier_code: str,
+    now: datetime,
+    actor: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The result of a row whose code a person decided for this supplier in an earlier job: ``manual``
+    with the remembered ASIN (enriched, not looked up), logged as a manual change."""
+    who = record.actor or "an unknown actor"
+    when = record.decided_at.strftime("%Y-%m-%d") if record.decided_at else "an earlier day"
+    reason = (
+        f"Remembered decision: {who} accepted {record.asin} for this code of supplier {supplier_code} "
+        f"on {when}."
+    )
+    decision = matching.MatchDecision(record.asin, matching.MatchType.MANUAL, 1.0, True, (), reason)
+    values, log = row_result(item, LookupOutcome(), [data], decision, now, actor)
+    by_whom = f"manual:{record.actor or 'unknown'}"
+    values["field_sources"] = {**(values.get("field_sources") or {}), "asin": by_whom}
+    log.update(change_reason="manual", actor=record.actor or actor)
     return values, log
 
 

@@ -122,6 +122,13 @@ def _rules() -> list[Rule]:
         (rf"(?P<a>{_ASIN}) scores almost as well \((?P<s>{_DEC})\), so the confidence is (?P<c>{_DEC})",
          lambda m: f"{m['a']} obtient presque autant ({_dec(m['s'])}), la confiance est donc de "
                    f"{_dec(m['c'])}"),
+        (rf"Remembered decision: (?P<w>.+?) accepted (?P<a>{_ASIN}) for this code of supplier (?P<s>.+?) on "
+         r"(?P<d>\d{4}-\d\d-\d\d|an earlier day)\.",
+         lambda m: f"Décision mémorisée : {m['w']} a accepté {m['a']} pour ce code du fournisseur {m['s']} "
+                   f"le {m['d']}." if m["d"][0].isdigit() else
+                   f"Décision mémorisée : {m['w']} a accepté {m['a']} pour ce code du fournisseur {m['s']}."),
+        (rf"Left out (?P<a>{_ASINS}): rejected by a person for this supplier's code\.",
+         lambda m: f"Écarté(s) : {m['a']}, refusé(s) par une personne pour ce code du fournisseur."),
         (r"No stage of this plan searches by title\.",
          lambda m: "Aucune étape de ce plan ne cherche par désignation."),
         (r"a title match is never proof: check it",
