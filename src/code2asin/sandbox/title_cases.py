@@ -136,11 +136,15 @@ def supplier_code(*key: object) -> str:
 
 def _case(
     family: Family, brand: str, size: float, count: int, asin: str | None, trap: str, variant: int
-) -> TitleCase:
+) -> tuple[TitleCase, Offer]:
+    """The row and what it asks for (``Offer``: family, brand, size, count)."""
     key = (family.key, brand, size, count, trap, variant)
     title, column = supplier_row(family, brand, size, count, *key)
-    price = offer_price(Offer(family, brand, size, count, "single" if count == 1 else "multipack"))
-    return TitleCase(supplier_code(*key), title, column, _supplier_price(price, *key), asin, trap)
+    wanted = Offer(family, brand, size, count, "single" if count == 1 else "multipack")
+    row = TitleCase(
+        supplier_code(*key), title, column, _supplier_price(offer_price(wanted), *key), asin, trap
+    )
+    return row, wanted
 
 
 def _unsold_sizes(family: Family) -> list[float]:
@@ -149,8 +153,8 @@ def _unsold_sizes(family: Family) -> list[float]:
     return [s for s in dict.fromkeys(candidates) if s not in family.sizes and s > 0]
 
 
-def _family_cases(index: int, family: Family) -> list[TitleCase]:
-    out: list[TitleCase] = []
+def _family_cases(index: int, family: Family) -> list[tuple[TitleCase, Offer]]:
+    out: list[tuple[TitleCase, Offer]] = []
     for slot, offer in enumerate(family_offers(family)):
         if offer.kind == "rival":
             continue
@@ -175,9 +179,8 @@ def _family_cases(index: int, family: Family) -> list[TitleCase]:
 
 
 @lru_cache(maxsize=1)
-def title_cases() -> tuple[TitleCase, ...]:
-    """The labelled supplier rows, the same in every process (see the module docstring)."""
-    out: list[TitleCase] = []
+def _labelled() -> tuple[tuple[TitleCase, Offer], ...]:
+    out: list[tuple[TitleCase, Offer]] = []
     for index, family in enumerate(FAMILIES):
         out.extend(_family_cases(index, family))
     for family in ABSENT:
@@ -185,6 +188,16 @@ def title_cases() -> tuple[TitleCase, ...]:
             out.append(_case(family, family.brand, size, 1, None, "absent", variant))
             out.append(_case(family, family.ghost, size, 1, None, "absent", variant + 10))
     return tuple(out)
+
+
+def title_cases() -> tuple[TitleCase, ...]:
+    """The labelled supplier rows, the same in every process (see the module docstring)."""
+    return tuple(case for case, _ in _labelled())
+
+
+def wanted_offer(code: str) -> Offer | None:
+    """What the row of ``code`` asks for (family, brand, size, pack count), whether sold or not."""
+    return next((wanted for case, wanted in _labelled() if case.code == code), None)
 
 
 def _sample() -> tuple[TitleCase, ...]:
