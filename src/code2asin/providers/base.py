@@ -5,6 +5,9 @@ A provider has up to two stages:
 * **identify**: barcodes -> candidate Amazon items, each with the identifiers Amazon returned for it;
 * **enrich**: ASINs -> the same ``Candidate`` shape filled with title, brand, offer, images, rank.
 
+A provider may also search by words (``TitleSearchProvider``): the fallback for a code Amazon does not
+find by barcode, with the supplier's title and brand.
+
 Each provider declares its batch sizes. A job's plan composes stages (for example identify with SP-API,
 enrich with Creators ``getItems``). Errors are ``code2asin.errors.ProviderError`` (classified) or
 ``ConfigurationError`` (stop the job).
@@ -27,6 +30,14 @@ class LookupCode:
     gtin: str
     code: str
     code_type: str  # barcodes.CodeType value: EAN, EAN8, UPC, UPC_E, GTIN14, ISBN10, ISBN13
+
+
+@dataclass(frozen=True, slots=True)
+class TitleQuery:
+    """A supplier's words for a product its barcode did not find: the title, and the brand when known."""
+
+    title: str
+    brand: str | None = None
 
 
 @dataclass(slots=True)
@@ -85,4 +96,15 @@ class EnrichProvider(Protocol):
 
     def enrich(self, asins: Sequence[str]) -> dict[str, Candidate | ProviderError]:
         """Fetch item data for ``asins``; one entry per ASIN (a missing item is a ``ProviderError``)."""
+        ...
+
+
+@runtime_checkable
+class TitleSearchProvider(Protocol):
+    name: str
+
+    def search_title(self, query: TitleQuery) -> list[Candidate]:
+        """One search request (first result page only): candidates in the provider's order, [] when none.
+        Raises ``ProviderError`` (classified like identify's whole-batch failures) or
+        ``ConfigurationError``."""
         ...
