@@ -147,10 +147,70 @@ def _case(
     return row, wanted
 
 
+#: sizes shelves carry: a size nobody sells is still one a supplier could list
+_SHELF_SIZES = (
+    0.25,
+    0.33,
+    0.5,
+    0.75,
+    1,
+    1.25,
+    1.5,
+    2,
+    2.5,
+    3,
+    4,
+    5,
+    6,
+    8,
+    10,
+    12,
+    15,
+    20,
+    24,
+    25,
+    30,
+    33,
+    36,
+    40,
+    48,
+    50,
+    60,
+    70,
+    75,
+    80,
+    100,
+    120,
+    125,
+    144,
+    150,
+    200,
+    250,
+    300,
+    330,
+    400,
+    500,
+    600,
+    750,
+    800,
+    1000,
+    1200,
+    1500,
+    2000,
+    2500,
+    3000,
+)
+
+
 def _unsold_sizes(family: Family) -> list[float]:
-    half, more = family.sizes[0] / 2, family.sizes[-1] * 1.5
-    candidates = [round(half) if half >= 2 else half, round(more) if more >= 2 else more]
-    return [s for s in dict.fromkeys(candidates) if s not in family.sizes and s > 0]
+    """One smaller and one bigger shelf size the brand does not sell (whole counts for pieces)."""
+    pieces = family.unit not in MEASURE_UNITS
+    out: list[float] = []
+    for target in (family.sizes[0] / 2, family.sizes[-1] * 1.5):
+        size = min(_SHELF_SIZES, key=lambda v: abs(v - target))
+        if size not in family.sizes and not (pieces and (size < 2 or not float(size).is_integer())):
+            out.append(size)
+    return list(dict.fromkeys(out))
 
 
 def _family_cases(index: int, family: Family) -> list[tuple[TitleCase, Offer]]:
