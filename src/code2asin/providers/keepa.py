@@ -5,7 +5,10 @@ https://github.com/keepacom/api_backend ``Request.java``,
 ``Product.java``, ``Stats.java``; the ``keepa`` PyPI package 1.6 ``Keepa.query``/``_product_query``):
 
 ``GET {api_url}/product?key=<key>&domain=<id>&code=<c1,...,c100>&code-limit=N&stats=1&history=0&rating=1``
-(``asin=<a1,...,a100>`` instead of ``code`` to enrich). Parameters, and why:
+(``asin=<a1,...,a100>`` instead of ``code`` to enrich). ``search_title`` sends
+``GET {api_url}/search?key=&domain=&type=product&term=<brand title>&page=0`` with the same stats
+parameters (``Request.getProductSearchRequest``); its cost, modelled as ``SEARCH_PAGE_TOKENS`` (10) a result
+page after Keepa's token table, is paced like a product call's. Parameters, and why:
 
 * ``domain``: the marketplace's Keepa domain id (``marketplaces.Marketplace.keepa_domain_id``); a
   marketplace Keepa does not serve is a ``ConfigurationError`` when the client is built.

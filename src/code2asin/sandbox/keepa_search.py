@@ -1,11 +1,13 @@
 """Keepa product search of the sandbox: ``GET /search?key=&domain=&type=product&term=&page=``.
 
-Keepa's "Product Searches" request (https://keepa.com/#!discuss/t/product-searches/109): the term is
-searched like Amazon's search box and each result page holds up to 10 full ``Product`` objects (the same
-``stats``, ``history`` and ``rating`` parameters as ``/product``). The sandbox searches the title
-catalogue (``sandbox.titles``; Keepa has no brand filter, so the brand belongs in the term) and, as the
-cost it models from Keepa's token table, charges ``SEARCH_PAGE_TOKENS`` per result page, from the same
-bucket and with the same 429 ``NOT_ENOUGH_TOKEN`` as ``/product``.
+The request is ``Request.getProductSearchRequest`` of https://github.com/keepacom/api_backend (path
+``search``; ``domain``, ``type=product``, ``term``, and the ``stats``, ``update`` and ``history``
+parameters of ``/product``; answers are full ``Product`` objects). ``page`` (0-9, up to 10 products a
+page) and the cost of ``SEARCH_PAGE_TOKENS`` tokens a result page are the model this sandbox takes from
+Keepa's token table, not read from that source (its older javadoc speaks of at most 50 results per term).
+The term is searched over the title catalogue (``sandbox.titles``; Keepa has no brand filter, so the
+brand belongs in the term), charged from the same bucket and refused with the same 429
+``NOT_ENOUGH_TOKEN`` as ``/product``.
 """
 
 from __future__ import annotations
