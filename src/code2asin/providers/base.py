@@ -5,6 +5,9 @@ A provider has up to two stages:
 * **identify**: barcodes -> candidate Amazon items, each with the identifiers Amazon returned for it;
 * **enrich**: ASINs -> the same ``Candidate`` shape filled with title, brand, offer, images, rank.
 
+A provider may also search by words (``TitleSearchProvider``): the fallback for a code Amazon does not
+find by barcode, with the supplier's title and brand.
+
 Each provider declares its batch sizes. A job's plan composes stages (for example identify with SP-API,
 enrich with Creators ``getItems``). Errors are ``code2asin.errors.ProviderError`` (classified) or
 ``ConfigurationError`` (stop the job).
@@ -27,6 +30,14 @@ class LookupCode:
     gtin: str
     code: str
     code_type: str  # barcodes.CodeType value: EAN, EAN8, UPC, UPC_E, GTIN14, ISBN10, ISBN13
+
+
+@dataclass(frozen=True, slots=True)
+class TitleQuery:
+    """A supplier's words for a product its barcode did not find: the title, and the brand when known."""
+
+    title: str
+    brand: str | None = None
 
 
 @dataclass(slots=True)
@@ -68,14 +79,6 @@ class LookupOutcome:
     elapsed_ms: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class TitleQuery:
-    """A supplier's words for a product its barcode did not find: the title, and the brand when known."""
-
-    title: str
-    brand: str | None = None
-
-
 @runtime_checkable
 class IdentifyProvider(Protocol):
     name: str
@@ -102,7 +105,6 @@ class TitleSearchProvider(Protocol):
 
     def search_title(self, query: TitleQuery) -> list[Candidate]:
         """One search request (first result page only): candidates in the provider's order, [] when none.
-
-        Raises ``ProviderError`` (classified like identify's batch failures) or ``ConfigurationError``.
-        """
+        Raises ``ProviderError`` (classified like identify's whole-batch failures) or
+        ``ConfigurationError``."""
         ...

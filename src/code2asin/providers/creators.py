@@ -1,4 +1,5 @@
-"""Amazon Creators API (the PA-API 5 successor): identify by keyword search, enrich by ``getItems``.
+"""Amazon Creators API (the PA-API 5 successor): identify by keyword search, enrich by ``getItems``, and
+search by title + brand (``searchItems`` with ``keywords`` and ``brand``).
 
 Protocol: OAuth2 client credentials, Cognito for credential versions 2.x (form body, scope
 ``creatorsapi/default``, header ``Bearer <t>, Version <v>``) and Login with Amazon for 3.x (JSON body,
@@ -34,7 +35,7 @@ from typing import Any
 import httpx
 
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
-from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome, TitleQuery
 from code2asin.providers.client_support import (
     TokenCache,
     dicts,
@@ -268,6 +269,28 @@ class CreatorsClient:
         candidates = [to_candidate(item) for item in items if item.get("asin")]
         trimmed = {"status": status, "items": [trim_item(item) for item in items]}
         return LookupOutcome(candidates=candidates, api_response=trimmed, elapsed_ms=elapsed)
+
+    def search_title(self, query: TitleQuery) -> list[Candidate]:
+        """One ``searchItems`` with ``keywords`` = the title and ``brand`` when known (10 items, the
+        resources ``identify`` asks for): candidates in Amazon's order; a 404 (no hit) is ``[]``.
+
+        Raises ``ProviderError`` (classified as in ``identify``) or ``ConfigurationError``.
+        """
+        body: dict[str, Any] = {
+            "keywords": query.title,
+            "searchIndex": "All",
+            "itemCount": 10,
+            "partnerTag": self._tag,
+            "resources": list(RESOURCES),
+        }
+        if query.brand:
+            body["brand"] = query.brand
+        status, data, _ = self._call("searchItems", body)
+        if status == 404:
+            return []
+        result = data.get("searchResult")
+        items = dicts(result.get("items") if isinstance(result, dict) else None)
+        return [to_candidate(item) for item in items if item.get("asin")]
 
     def enrich(self, asins: Sequence[str]) -> dict[str, Candidate | ProviderError]:
         """``getItems`` by 10; a requested ASIN missing from the answer gets ``invalid_data``."""

@@ -1,11 +1,14 @@
-"""Keepa: identify codes (``code=``, 100 per call) and enrich ASINs (``asin=``, 100 per call).
+"""Keepa: identify codes (``code=``, 100 per call), enrich ASINs (``asin=``, 100 per call), search titles.
 
 Protocol (Keepa's "Request Products" page, https://keepa.com/#!discuss/t/request-products/110;
 https://github.com/keepacom/api_backend ``Request.java``,
 ``Product.java``, ``Stats.java``; the ``keepa`` PyPI package 1.6 ``Keepa.query``/``_product_query``):
 
 ``GET {api_url}/product?key=<key>&domain=<id>&code=<c1,...,c100>&code-limit=N&stats=1&history=0&rating=1``
-(``asin=<a1,...,a100>`` instead of ``code`` to enrich). Parameters, and why:
+(``asin=<a1,...,a100>`` instead of ``code`` to enrich). ``search_title`` sends
+``GET {api_url}/search?key=&domain=&type=product&term=<brand title>&page=0`` with the same stats
+parameters (``Request.getProductSearchRequest``); its cost, modelled as ``SEARCH_PAGE_TOKENS`` (10) a result
+page after Keepa's token table, is paced like a product call's. Parameters, and why:
 
 * ``domain``: the marketplace's Keepa domain id (``marketplaces.Marketplace.keepa_domain_id``); a
   marketplace Keepa does not serve is a ``ConfigurationError`` when the client is built.
@@ -65,7 +68,7 @@ import httpx
 
 from code2asin.config import KeepaSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
-from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome, TitleQuery
 from code2asin.providers.client_support import dicts, int_or_none, json_object, mark_sources, send
 from code2asin.providers.marketplaces import KEEPA_DOMAINS, get_marketplace
 from code2asin.providers.ratelimit import RateLimiter
@@ -81,6 +84,8 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 #: sleep this much past the advertised refill, so the next balance check sees the new tokens
 REFILL_MARGIN_S = 0.05
 DEFAULT_MAX_WAIT_S = 60.0
+#: tokens one product-search result page costs: the cost we model, per Keepa's token table (10 per page)
+SEARCH_PAGE_TOKENS = 10
 #: the shared limiter only carries 429 pauses between workers; Keepa itself limits tokens, not requests
 LIMITER_RATE, LIMITER_BURST = 10.0, 10
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -308,11 +313,13 @@ class KeepaClient:
 
     def _exchange(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], int]:
         """GET one Keepa endpoint; return (JSON body, elapsed ms). Raises classified errors."""
-        what = "Keepa product request" if path == "/product" else "Keepa token status"
+        what = {"/product": "Keepa product request", "/search": "Keepa product search"}.get(
+            path, "Keepa token status"
+        )
         if self._limiter is not None:
             self._limiter.acquire(self.limiter_key)
         started = time.perf_counter()
-        response = send(self._http, "GET", f"{self._api_url}{path}", what, billable=path == "/product",
+        response = send(self._http, "GET", f"{self._api_url}{path}", what, billable=path != "/token",
                         params={"key": self._key, **params}, headers={"Accept": "application/json"})
         elapsed = round((time.perf_counter() - started) * 1000)
         status = response.status_code
@@ -418,6 +425,29 @@ class KeepaClient:
                 outcomes[gtin].candidates.append(copy.deepcopy(candidate))
                 logs[gtin].append({"asin": candidate.asin, "title": candidate.title,
                                    "identifiers": candidate.identifiers})
+
+    # -- title search -----------------------------------------------------------------------------
+
+    def search_title(self, query: TitleQuery) -> list[Candidate]:
+        """One product search (``GET /search?type=product&term=<brand title>&page=0``, with the stats
+        parameters of ``/product``), paced and charged ``SEARCH_PAGE_TOKENS`` in the client's token
+        accounting: candidates mapped like products, in Keepa's order, ``[]`` when none.
+
+        Keepa has no brand filter, so the brand goes first in the term (unless the title names it).
+        Raises ``ProviderError`` (classified as in ``identify``) or ``ConfigurationError``.
+        """
+        brand = (query.brand or "").strip()
+        named = brand and brand.casefold() in query.title.casefold()
+        term = query.title.strip() if not brand or named else f"{brand} {query.title.strip()}"
+        params = {**self._base_params(), "type": "product", "term": term, "page": "0"}
+        with self._lock:
+            self._pace(SEARCH_PAGE_TOKENS)
+            data, _ = self._exchange("/search", params)
+        return [
+            to_candidate(product, self._market.host, self._market.currency, self._image_base)
+            for product in dicts(data.get("products"))
+            if product.get("asin")
+        ]
 
     # -- enrich -----------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,7 @@ import httpx
 
 from code2asin.config import SpapiSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
-from code2asin.providers.base import Candidate, LookupCode, LookupOutcome
+from code2asin.providers.base import Candidate, LookupCode, LookupOutcome, TitleQuery
 from code2asin.providers.client_support import (
     TokenCache,
     decimal_or_none,
@@ -55,6 +56,9 @@ INCLUDED_DATA = "identifiers,summaries,images,salesRanks"
 IMAGE_VARIANTS = ("MAIN", "PT01", "PT02", "PT03", "PT04", "PT05", "PT06", "PT07", "PT08")
 MAX_PAGES = 10
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+#: searchCatalogItems takes at most 20 keywords (catalogItems_2022-04-01.json, ``keywords`` maxItems)
+MAX_KEYWORDS = 20
+_WORD_SPLIT_RE = re.compile(r"[\s,]+")
 
 
 #: code type -> (identifiersType, digits of the GTIN-14 to send)
@@ -91,6 +95,17 @@ def to_gtin14(value: str, identifier_type: str = "") -> str | None:
         core = "978" + compact[:9]
         return (core + _ean_check_digit(core)).zfill(14) if core.isdigit() else None
     return compact.zfill(14) if compact.isdigit() and len(compact) <= 14 else None
+
+
+def title_keywords(title: str) -> list[str]:
+    """The ``keywords`` csv values of a title: its words (a decimal comma becomes a dot, since the list
+    is comma-separated), without pure punctuation or repeats (case-insensitive), the first 20."""
+    words = _WORD_SPLIT_RE.split(re.sub(r"(\d),(\d)", r"\1.\2", title))
+    kept: dict[str, str] = {}
+    for word in words:
+        if any(ch.isalnum() for ch in word):
+            kept.setdefault(word.casefold(), word)
+    return list(kept.values())[:MAX_KEYWORDS]
 
 
 def _for_market(blocks: Any, marketplace_id: str) -> list[dict[str, Any]]:
@@ -380,6 +395,33 @@ class SpapiClient:
                 items_log = response.get("items")
                 if isinstance(items_log, list):
                     items_log.append(trimmed)
+
+    # -- title search -----------------------------------------------------------------------------
+
+    def search_title(self, query: TitleQuery) -> list[Candidate]:
+        """One ``searchCatalogItems`` by ``keywords`` (``title_keywords``) and ``brandNames`` when known,
+        20 items, the ``includedData`` of ``identify``, paced on the catalog key: candidates in Amazon's
+        order, ``[]`` when none (or when the title has no word to send).
+
+        Raises ``ProviderError`` (classified as in ``identify``) or ``ConfigurationError``.
+        """
+        keywords = title_keywords(query.title)
+        if not keywords:
+            return []
+        params = {
+            "keywords": ",".join(keywords),
+            "marketplaceIds": self._market.spapi_marketplace_id,
+            "includedData": INCLUDED_DATA,
+            "pageSize": "20",
+        }
+        if query.brand:
+            params["brandNames"] = query.brand
+        data, _ = self._get(CATALOG_PATH, params, self.catalog_key, "searchCatalogItems")
+        return [
+            to_candidate(item, self._market.spapi_marketplace_id, self._market.host)
+            for item in dicts(data.get("items"))
+            if item.get("asin")
+        ]
 
     # -- prices -----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from code2asin.sandbox import titles
 from code2asin.sandbox.categories import (
     _N_LIMIT,
     _PARENT_BASE,
@@ -54,6 +55,9 @@ def products_for_gtin(code: str, marketplace: str = REFERENCE_MARKETPLACE) -> tu
     gtin = to_gtin14(code)
     if gtin is None:
         return ()
+    titled = titles.items_for_gtin(gtin)
+    if titled:
+        return titled  # the title-search catalogue's own EANs (every marketplace lists those items)
     category = code_category(gtin)
     if category == "pack_gtin14":
         base = _pack_base(gtin)
@@ -127,6 +131,9 @@ def sandbox_item(asin: str, marketplace: str = REFERENCE_MARKETPLACE) -> Sandbox
     a fresh process); None for an ASIN that marketplace does not know."""
     country = marketplace_code(marketplace)
     asin = asin.strip().upper()
+    titled = titles.title_item(asin)
+    if titled is not None:
+        return titled  # the title-search catalogue: the same items on every marketplace
     if country != REFERENCE_MARKETPLACE:
         value = decode_asin(asin)
         owner = None if value is None else _local_owner(value)

@@ -6,8 +6,9 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, titles
 from code2asin.sandbox.auth import Token, TokenStore
 from code2asin.sandbox.common import JSON, ApiError, Request, creators_error, validation_error
 from code2asin.sandbox.items import SandboxItem
@@ -137,13 +138,14 @@ def search_items(request: Request, config: CreatorsConfig, marketplace: Marketpl
     body = parse_body(request, SEARCH_FIELDS, config, marketplace)
     if not any(body.get(name) for name in SEARCH_CRITERIA):
         raise validation_error("At least one search criterion is required", fields=list(SEARCH_CRITERIA[:6]))
-    keywords = body.get("keywords")
-    if keywords is not None and not isinstance(keywords, str):
-        raise validation_error("keywords must be a string", fields=["keywords"])
+    for name in ("keywords", "title", "brand"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise validation_error(f"{name} must be a string", fields=[name])
+    keywords, title, brand = body.get("keywords"), body.get("title"), body.get("brand")
     request.log_codes = (keywords,) if keywords else ()
     count = _int_field(body, "itemCount", 1, 10, 10)
     page = _int_field(body, "itemPage", 1, 10, 1)
-    items = list(catalogue.search_keywords(keywords, marketplace.country)) if keywords else []
+    items = _found(keywords, title, brand, marketplace)
     index = body.get("searchIndex", "All")
     if index == "Books":
         items = [i for i in items if i.department.key == "books"]
@@ -152,13 +154,25 @@ def search_items(request: Request, config: CreatorsConfig, marketplace: Marketpl
     window = items[(page - 1) * count : page * count]
     if not window:
         raise creators_error(404, "ResourceNotFoundException", "No results found for your search request",
-                             resourceType="SearchResult", resourceId=keywords or "")
+                             resourceType="SearchResult", resourceId=keywords or title or brand or "")
     resources = set(body.get("resources", ["itemInfo.title"]))
     rendered = [render_item(i, resources, marketplace, body["partnerTag"], config.base_url) for i in window]
     return {"searchResult": {
         "items": rendered, "totalResultCount": len(items),
-        "searchURL": f"https://{marketplace.host}/s?k={keywords or ''}&tag={body['partnerTag']}&linkCode=osi",
+        "searchURL": f"https://{marketplace.host}/s?k={quote_plus(keywords or title or brand or '')}"
+                     f"&tag={body['partnerTag']}&linkCode=osi",
     }}
+
+
+def _found(
+    keywords: str | None, title: str | None, brand: str | None, marketplace: Marketplace
+) -> list[SandboxItem]:
+    """A barcode in ``keywords`` searches identifiers (and brings its keyword noise); words search titles,
+    with ``title`` as more words and ``brand`` as a filter."""
+    if keywords and not titles.is_title_query(keywords) and not (title or brand):
+        return list(catalogue.search_keywords(keywords, marketplace.country))
+    words = " ".join(w for w in (keywords, title) if w) or brand or ""
+    return list(titles.search_titles(words, brand or None, marketplace.country)) if words else []
 
 
 def get_items(request: Request, config: CreatorsConfig, marketplace: Marketplace) -> JSON:

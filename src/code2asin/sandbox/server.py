@@ -8,7 +8,8 @@ Endpoints (Amazon's own paths; point a client's base URL / token URL at ``Sandbo
 * ``GET /catalog/2022-04-01/items``: SP-API Catalog Items ``searchCatalogItems``
 * ``GET /products/pricing/v0/competitivePrice``: SP-API Pricing v0 ``getCompetitivePricing``
 * ``GET /images/I/<id>[._SL<n>_].jpg``: image CDN serving real JPEGs
-* ``GET /product``, ``GET /token``: Keepa (``key=`` query parameter, token bucket per key; see ``keepa``)
+* ``GET /product``, ``GET /search``, ``GET /token``: Keepa (``key=`` query parameter, token bucket per key;
+  see ``keepa`` and ``keepa_search``)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from code2asin.sandbox import auth, creators, keepa, listings, prices, spapi
+from code2asin.sandbox import auth, creators, keepa, keepa_search, listings, prices, spapi
 from code2asin.sandbox.common import (
     ApiError,
     LoggedRequest,
@@ -57,7 +58,7 @@ DEFAULT_KEEPA_KEY = "sandbox-keepa-key"
 EXPIRED_KEEPA_KEY = "sandbox-keepa-expired-key"
 FAULT_KINDS = frozenset({"500", "503", "timeout", "malformed_json", "429"})
 OPERATIONS = frozenset({"token", "searchItems", "getItems", "searchCatalogItems", "getCompetitivePricing",
-                        "image", "keepaProduct", "keepaToken"})
+                        "image", "keepaProduct", "keepaSearch", "keepaToken"})
 _IMAGE_RE = re.compile(r"^/images/I/([0-9A-Za-z]{11})(?:\._S[LXY](\d{1,4})_)?\.jpg$")
 _ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/oauth2/token"): "token",
@@ -69,11 +70,13 @@ _ROUTES: dict[tuple[str, str], str] = {
     # Keepa; the ``keepa`` PyPI client asks for ``/product/?...`` with a trailing slash
     ("GET", "/product"): "keepaProduct",
     ("GET", "/product/"): "keepaProduct",
+    ("GET", "/search"): "keepaSearch",
+    ("GET", "/search/"): "keepaSearch",
     ("GET", "/token"): "keepaToken",
     ("GET", "/token/"): "keepaToken",
     ("POST", prices.CONTROL_PATH): "sandboxPrices",  # sandbox-only control (sandbox.prices)
 }
-_KEEPA_OPS = frozenset({"keepaProduct", "keepaToken"})
+_KEEPA_OPS = frozenset({"keepaProduct", "keepaSearch", "keepaToken"})
 _SPAPI_OPS = {"searchCatalogItems": "catalog", "getCompetitivePricing": "pricing"}
 
 
@@ -266,6 +269,8 @@ class SandboxServer:
     def _answer(self, operation: str, request: Request) -> Reply:
         if operation == "keepaProduct":
             return keepa.product(request, self.keepa_tokens, self.keepa_keys)
+        if operation == "keepaSearch":
+            return keepa_search.search(request, self.keepa_tokens, self.keepa_keys)
         if operation == "keepaToken":
             return keepa.token_status(request, self.keepa_tokens, self.keepa_keys)
         if operation == "sandboxPrices":

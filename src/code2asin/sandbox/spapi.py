@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections import Counter
 
-from code2asin.sandbox import catalogue
+from code2asin.sandbox import catalogue, titles
 from code2asin.sandbox.auth import Token, TokenStore
 from code2asin.sandbox.common import JSON, ApiError, Request, spapi_error
 from code2asin.sandbox.creators import IMAGE_SIZES, image_url
@@ -18,6 +19,7 @@ IDENTIFIER_TYPES = frozenset({"ASIN", "EAN", "GTIN", "ISBN", "JAN", "MINSAN", "S
 INCLUDED_DATA = frozenset({"attributes", "classifications", "dimensions", "identifiers", "images",
                            "productTypes", "relationships", "salesRanks", "summaries", "vendorDetails"})
 MAX_IDENTIFIERS = 20
+MAX_KEYWORDS = 20
 
 
 def authenticate(request: Request, store: TokenStore) -> Token:
@@ -141,20 +143,15 @@ def render_catalog_item(
 def search_catalog_items(request: Request, base_url: str) -> JSON:
     marketplace = _marketplace(request, "marketplaceIds")
     identifiers = _csv(request, "identifiers")
-    request.log_codes = tuple(identifiers)
-    if request.query.get("keywords"):
-        if identifiers:
-            raise spapi_error(400, "InvalidInput", "'keywords' cannot be used with 'identifiers'.")
-        raise spapi_error(400, "InvalidInput", "The sandbox only supports identifier searches.")
-    if not identifiers:
+    keywords = _csv(request, "keywords")
+    request.log_codes = tuple(identifiers or keywords)
+    if keywords and identifiers:
+        raise spapi_error(400, "InvalidInput", "'keywords' cannot be used with 'identifiers'.")
+    if not identifiers and not keywords:
         raise spapi_error(400, "InvalidInput", "Either 'identifiers' or 'keywords' is required.")
-    if len(identifiers) > MAX_IDENTIFIERS:
-        raise spapi_error(400, "InvalidInput", f"'identifiers' accepts at most {MAX_IDENTIFIERS} values.")
-    identifier_type = _one(request, "identifiersType")
-    if identifier_type not in IDENTIFIER_TYPES:
-        raise spapi_error(400, "InvalidInput", f"Invalid 'identifiersType': {identifier_type}.")
-    if identifier_type == "SKU" and not request.query.get("sellerId"):
-        raise spapi_error(400, "InvalidInput", "'sellerId' is required when 'identifiersType' is SKU.")
+    if len(identifiers) > MAX_IDENTIFIERS or len(keywords) > MAX_KEYWORDS:
+        name, most = ("keywords", MAX_KEYWORDS) if keywords else ("identifiers", MAX_IDENTIFIERS)
+        raise spapi_error(400, "InvalidInput", f"'{name}' accepts at most {most} values.")
     included = set(_csv(request, "includedData")) or {"summaries"}
     if included - INCLUDED_DATA:
         bad = ",".join(sorted(included - INCLUDED_DATA))
@@ -162,12 +159,8 @@ def search_catalog_items(request: Request, base_url: str) -> JSON:
     page_size = _one(request, "pageSize", required=False) or "10"
     if not page_size.isdigit() or not 1 <= int(page_size) <= 20:
         raise spapi_error(400, "InvalidInput", "'pageSize' must be between 1 and 20.")
-    found: dict[str, SandboxItem] = {}
-    for value in identifiers:
-        for item in _lookup(value, identifier_type, marketplace):
-            found.setdefault(item.asin, item)
-    # Amazon neither keeps the input order nor says which identifier matched
-    ordered = sorted(found.values(), key=lambda i: stable_hash("order", i.asin))
+    ordered = _keyword_search(request, keywords, marketplace) if keywords else _identifier_search(
+        request, identifiers, marketplace)
     offset = _page_offset(_one(request, "pageToken", required=False))
     window = ordered[offset : offset + int(page_size)]
     pagination: JSON = {}
@@ -175,9 +168,44 @@ def search_catalog_items(request: Request, base_url: str) -> JSON:
         pagination["nextToken"] = _token(offset + int(page_size))
     if offset > 0:
         pagination["previousToken"] = _token(max(0, offset - int(page_size)))
-    return {"numberOfResults": len(ordered), "pagination": pagination, "refinements": {"brands": [],
-            "classifications": []}, "items": [render_catalog_item(i, included, marketplace, base_url)
-                                              for i in window]}
+    brands = Counter(i.brand for i in ordered) if keywords else Counter()
+    refinements = {"brands": [{"numberOfResults": n, "brandName": b} for b, n in brands.most_common()],
+                   "classifications": []}
+    return {"numberOfResults": len(ordered), "pagination": pagination, "refinements": refinements,
+            "items": [render_catalog_item(i, included, marketplace, base_url) for i in window]}
+
+
+def _identifier_search(
+    request: Request, identifiers: list[str], marketplace: Marketplace
+) -> list[SandboxItem]:
+    identifier_type = _one(request, "identifiersType")
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise spapi_error(400, "InvalidInput", f"Invalid 'identifiersType': {identifier_type}.")
+    if identifier_type == "SKU" and not request.query.get("sellerId"):
+        raise spapi_error(400, "InvalidInput", "'sellerId' is required when 'identifiersType' is SKU.")
+    found: dict[str, SandboxItem] = {}
+    for value in identifiers:
+        for item in _lookup(value, identifier_type, marketplace):
+            found.setdefault(item.asin, item)
+    # Amazon neither keeps the input order nor says which identifier matched
+    return sorted(found.values(), key=lambda i: stable_hash("order", i.asin))
+
+
+def _keyword_search(request: Request, keywords: list[str], marketplace: Marketplace) -> list[SandboxItem]:
+    """Title search (``sandbox.titles``), best match first; ``brandNames`` keeps the items of those brands.
+
+    Barcodes as keywords are refused, as before title search existed: identifiers are what finds codes.
+    """
+    words = " ".join(keywords)
+    if not titles.is_title_query(words):
+        raise spapi_error(400, "InvalidInput", "The sandbox searches barcodes through 'identifiers' only.")
+    brands = _csv(request, "brandNames")
+    if len(brands) == 1:
+        return list(titles.search_titles(words, brands[0], marketplace.country))
+    found = titles.search_titles(words, None, marketplace.country, limit=len(titles.title_items()))
+    wanted = {" ".join(titles.normalise(b)) for b in brands}
+    kept = [i for i in found if not wanted or " ".join(titles.normalise(i.brand)) in wanted]
+    return kept[: titles.MAX_RESULTS]
 
 
 def _token(offset: int) -> str:
