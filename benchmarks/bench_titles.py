@@ -66,6 +66,9 @@ def _run_job(plan_name: str, path: Path, folder: Path, threshold: float) -> tupl
         service.start_job(session, job_id, "bench")
     with sb.SandboxServer(port=0, latency_ms=0, quotas=None) as sandbox:
         endpoints = Endpoints.for_running_sandbox(Settings(), sandbox, "FR")
+        # quality, not speed: our own pacing would only make the run wait
+        endpoints.creators_rate = endpoints.spapi_catalog_rate = endpoints.spapi_pricing_rate = 1e6
+        endpoints.spapi_catalog_burst = 1000
         plan = build_plan(Settings(), plan_name, "FR", endpoints=endpoints)
         try:
             cache = LookupCacheStore(db, 7 * 86400, 3600)
@@ -85,7 +88,10 @@ def _rows(db: Any, job_id: str) -> dict[int, Any]:
 
     with db.unit_of_work() as session:
         items = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).all()
-        return {i.row_no: (i.status, i.asin, i.match_type, i.match_confidence, i.candidates) for i in items}
+        return {
+            i.row_no: (i.status, i.asin, i.match_type, i.match_confidence, i.candidates, i.error_message)
+            for i in items
+        }
 
 
 def _search_answers(db: Any) -> dict[str, list[Any]]:
@@ -148,7 +154,7 @@ def _line(name: str, figures: dict[str, float]) -> str:
     )
 
 
-def run(plan_name: str, cases: list[Any], folder: Path, threshold: float) -> dict[str, float]:
+def run(plan_name: str, cases: list[Any], folder: Path, threshold: float, show: int = 0) -> dict[str, float]:
     path = _write_file(folder, cases)
     job_id, db, elapsed = _run_job(plan_name, path, folder, threshold)
     try:
@@ -165,6 +171,14 @@ def run(plan_name: str, cases: list[Any], folder: Path, threshold: float) -> dic
     print(_line("baseline (title >= 0.85)", base))
     print(f"  false accepts by trap, ours: {_traps(cases, ours)}")
     print(f"  false accepts by trap, baseline: {_traps(cases, naive)}")
+    for n, case in enumerate(cases):
+        asin = ours[n]
+        if asin is not None and asin != case.expected_asin and show > 0:
+            show -= 1
+            print(
+                f"  WRONG row {n + 1} [{case.trap}] {case.title!r} brand={case.brand} price={case.price} -> "
+                f"{asin} (expected {case.expected_asin}); {rows[n + 1][5]}"
+            )
     wrong_ratio = (1 - base["precision"]) / (1 - mine["precision"]) if mine["precision"] < 1 else float("inf")
     print(
         f"  precision ours/baseline x{mine['precision'] / base['precision']:.2f}; wrong accepts "
@@ -188,8 +202,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks titles")
     parser.add_argument("--plans", default="spapi+creators,creators,keepa")
     parser.add_argument("--threshold", type=float, default=None, help="default: title_match's")
+    parser.add_argument(
+        "--show-wrong", type=int, default=0, help="print that many wrong accepts with reasons"
+    )
     args = parser.parse_args(argv)
-    from code2asin.sandbox.titles import title_cases
+    from code2asin.sandbox.title_cases import title_cases
     from code2asin.title_match import DEFAULT_THRESHOLD
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for plan_name in args.plans.split(","):
-            out[plan_name] = run(plan_name.strip(), cases, Path(tmp), threshold)
+            out[plan_name] = run(plan_name.strip(), cases, Path(tmp), threshold, args.show_wrong)
     return out
 
 

@@ -11,9 +11,11 @@ any hard disagreement rules it out whatever its title says:
 * **brand**: the brand column (or, without one, whether Amazon's brand is written in the supplier's
   title): agrees, unknown, or **differs (ruled out)**;
 * **size**: weights, volumes and piece counts (``400 g``, ``0,75 L``, ``32 couches``), compared in grams,
-  millilitres or pieces within 3 %: agrees, unknown (one side states none), or **differs (ruled out)**;
-* **pack**: the pack count (``Lot de 6``, ``x6``, ``6-pack``, ``6X400G``; none stated = 1) and Amazon's
-  package quantity: agrees or **differs (ruled out)**;
+  millilitres or pieces within 3 %; every dimension both titles state must agree: agrees, unknown (they
+  share none), or **differs (ruled out)**;
+* **pack**: the pack count (``Lot de 6``, ``x6``, ``6-pack``, ``6X400G``, ``3 x 5 piles``; none stated = 1)
+  and Amazon's package quantity or title pack, the larger (listings often keep a quantity of 1 under a
+  "Lot de 3" title): agrees or **differs (ruled out)**;
 * **price**: Amazon's price over the supplier's: 0.8 to 3 agrees (a wholesale price is a half to a third
   of the retail one), outside that it does not, and **beyond a factor 4 either way it is ruled out**.
 
@@ -22,7 +24,8 @@ it agrees, 0.5 when unknown and 0 when it does not: a title match never scores a
 identifier proof (a partial multipack match is 0.82). The best candidate not ruled out is accepted when
 its score reaches the threshold (``DEFAULT_THRESHOLD``, 0.70: a close title with brand and size agreeing,
 or a near-identical one with one of them unknown). When the runner-up scores within 0.03 of it, its
-confidence is multiplied by 0.93 and the reason says the two are alike. ASINs a person rejected for this
+confidence is multiplied by 0.85 and the reason says the two are alike: two equally good answers are a
+person's choice, so such a match stays below the default threshold. ASINs a person rejected for this
 code are never chosen. The match type is always ``fuzzy`` and the row goes to the "needs review" list.
 """
 
@@ -47,7 +50,7 @@ SIZE_TOLERANCE = 0.03
 PRICE_AGREES = (0.8, 3.0)
 PRICE_RULED_OUT = 4.0
 CONTEST_MARGIN = 0.03
-CONTEST_FACTOR = 0.93
+CONTEST_FACTOR = 0.85
 #: the flag a title match puts on its row (the "needs review" list)
 REVIEW_FUZZY = "fuzzy"
 
@@ -143,11 +146,21 @@ _PIECES = (
     "dosette",
     "sachet",
     "rouleau",
+    "sacs",
+    "sachets",
+    "lames",
+    "feuilles",
+    "cartouches",
+    "ampoules",
+    "piles",
 )
 _UNIT_ALTERNATION = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
 _MEASURE = re.compile(rf"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?({_UNIT_ALTERNATION})\b")
 _PIECE_COUNT = re.compile(rf"(?<![\w.,])(\d+)\s?({'|'.join(_PIECES)})\b")
 #: supplier shorthand for a pack that Amazon-style titles do not use: ``LOT 6``, ``6X400G``, ``PACK6``
+#: ``3 x 5 piles``, ``2x56 lingettes``: packs of counted pieces (``matching`` reads ``6 x 33 cl`` itself)
+_PIECE_PACK = re.compile(rf"\b(\d{{1,3}})\s*x\s*\d+\s*(?:{'|'.join(_PIECES)})\b")
+#: supplier shorthand for a pack that Amazon-style titles do not use: ``LOT 6``, ``PACK 2``, ``6X400G``
 _SUPPLIER_PACK = (
     re.compile(r"\b(?:lot|pack|carton|colis)\s*(?:de\s*)?(\d{1,3})\b(?!\s*(?:" + _UNIT_ALTERNATION + r")\b)"),
     re.compile(rf"\b(\d{{1,3}})\s*x\s*\d+(?:[.,]\d+)?\s*(?:{_UNIT_ALTERNATION})\b"),
@@ -226,6 +239,8 @@ def title_facts(title: str, *, supplier: bool = False) -> TitleFacts:
         for n in [found.group(1)]
     ]
     pack = pack_quantity_from_title(plain)
+    if pack is None and (found := _PIECE_PACK.search(plain)) and int(found.group(1)) > 1:
+        pack = int(found.group(1))
     if pack is None and supplier:
         for pattern in _SUPPLIER_PACK:
             found = pattern.search(plain)
@@ -236,15 +251,13 @@ def title_facts(title: str, *, supplier: bool = False) -> TitleFacts:
     return TitleFacts(tuple(words), tuple(sizes), pack)
 
 
-def _word_match(word: str, others: Collection[str]) -> bool:
-    if word in others:
+def _same_word(supplier: str, amazon: str) -> bool:
+    """``supplier`` is ``amazon``, abbreviated (``noiset``: ``noisettes``) or with a slip (``tartiner``)."""
+    if supplier == amazon:
         return True
-    for other in others:
-        if len(word) >= 3 and (other.startswith(word) or (word.startswith(other) and len(other) >= 3)):
-            return True  # an abbreviation: "noiset" for "noisettes", "choco" for "chocolat"
-        if len(word) >= 5 and fuzz.ratio(word, other) >= 85:
-            return True  # a slip: "tartinner"
-    return False
+    if len(supplier) >= 3 and amazon.startswith(supplier):
+        return True
+    return len(supplier) >= 5 and len(amazon) >= 5 and fuzz.ratio(supplier, amazon) >= 85
 
 
 def title_similarity(supplier_words: Sequence[str], amazon_words: Sequence[str]) -> float:
@@ -252,8 +265,8 @@ def title_similarity(supplier_words: Sequence[str], amazon_words: Sequence[str])
     left, right = set(supplier_words), set(amazon_words)
     if not left or not right:
         return 0.0
-    precision = sum(_word_match(w, right) for w in left) / len(left)
-    recall = sum(_word_match(w, left) for w in right) / len(right)
+    precision = sum(any(_same_word(w, a) for a in right) for w in left) / len(left)
+    recall = sum(any(_same_word(w, a) for w in left) for a in right) / len(right)
     if not precision or not recall:
         return 0.0
     return round(1.25 * precision * recall / (0.25 * precision + recall), 4)
@@ -279,21 +292,32 @@ def _brand_part(supplier_brand: str | None, supplier_title: str, amazon_brand: s
     return "agrees" if _brand_words(amazon_brand) <= words else "unknown"
 
 
-def _size_part(supplier: Sequence[Size], amazon: Sequence[Size], amazon_pack: int) -> tuple[str, str]:
-    """``agrees``/``unknown``/``differs`` and the clause naming the sizes compared."""
-    shared = {s.dimension for s in supplier} & {a.dimension for a in amazon}
+def _size_part(
+    supplier: Sequence[Size], amazon: Sequence[Size], amazon_pack: int, supplier_pack: int | None
+) -> tuple[str, str]:
+    """``agrees``/``unknown``/``differs`` and the clause naming the sizes compared: every dimension both
+    titles state (weight, volume, pieces) must agree. A supplier that states no pack may give the pack's
+    total (``2,4 kg`` for 6 x 400 g)."""
+    shared = sorted({s.dimension for s in supplier} & {a.dimension for a in amazon})
     if not shared:
         return "unknown", ""
-    for left in supplier:
-        for right in amazon:
-            if left.dimension != right.dimension:
-                continue
-            for amount in (right.amount, right.amount * amazon_pack):  # a pack's unit, or its total
-                if abs(left.amount - amount) <= SIZE_TOLERANCE * max(left.amount, amount):
-                    return "agrees", f"size {left.text} = {right.text}"
-    wanted = next(s for s in supplier if s.dimension in shared)
-    found = next(a for a in amazon if a.dimension == wanted.dimension)
-    return "differs", f"size {wanted.text} ≠ {found.text}"
+    totals = (1, amazon_pack) if supplier_pack is None else (1,)
+    agreed = []
+    for dimension in shared:
+        pairs = [
+            (x, y) for x in supplier if x.dimension == dimension for y in amazon if y.dimension == dimension
+        ]
+        same = next(
+            (pair for pair in pairs for n in totals if _close(pair[0].amount, pair[1].amount * n)), None
+        )
+        if same is None:
+            return "differs", f"size {pairs[0][0].text} ≠ {pairs[0][1].text}"
+        agreed.append(f"size {same[0].text} = {same[1].text}")
+    return "agrees", ", ".join(agreed)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= SIZE_TOLERANCE * max(a, b)
 
 
 def _price_part(supplier_price: Decimal | None, amazon_price: Decimal | None) -> tuple[str, float | None]:
@@ -324,8 +348,9 @@ def score_candidate(
         [w for w in supplier.words if w not in brand_words], [w for w in amazon.words if w not in brand_words]
     )
     brand = _brand_part(supplier_brand, supplier_title, candidate.brand)
-    amazon_pack = candidate.package_quantity or amazon.pack or 1
-    size, size_text = _size_part(supplier.sizes, amazon.sizes, amazon_pack)
+    # a listing's package quantity is often left at 1 under a "Lot de 3" title: the larger wins
+    amazon_pack = max(candidate.package_quantity or 1, amazon.pack or 1)
+    size, size_text = _size_part(supplier.sizes, amazon.sizes, amazon_pack, supplier.pack)
     pack = "agrees" if (supplier.pack or 1) == amazon_pack else "differs"
     price, ratio = _price_part(supplier_price, candidate.price)
     reasons = [f"title similarity {similarity:.2f}"]
