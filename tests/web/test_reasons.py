@@ -257,3 +257,63 @@ def test_price_alerts_price_runs_and_manual_validations_read_in_french() -> None
 def test_other_languages_keep_the_english_text(lang: str) -> None:
     assert translate("Amazon returned no item for EAN 3017620422003.", lang).startswith("Amazon returned")
     assert translate(None, lang) == ""
+
+
+def test_title_search_reasons_and_remembered_decisions_read_in_french() -> None:
+    from code2asin.jobs.models import MatchDecisionRecord
+    from code2asin.jobs.title_stage import remembered_result
+    from code2asin.title_match import decide_by_title
+
+    spread = item("B0TM000001", title="Norvella Pâte à tartiner noisettes cacao, 400 g", brand="Norvella")
+    bigger = item("B0TM000002", title="Norvella Pâte à tartiner noisettes cacao 750 g", brand="Norvella")
+    pack = item("B0TM000003", title="Norvella pâte à tartiner - Lot de 6 x 400 g", brand="Norvella")
+    rival = item("B0TM000004", title="Rivalo Pâte à tartiner noisettes 400 g", brand="Rivalo")
+    twin = item("B0TM000005", title="Norvella pâte à tartiner noisettes cacao 400 g", brand="Norvella")
+    cheap = item(
+        "B0TM000006", title="Norvella pâte à tartiner noisettes cacao 400 g", brand=None, price=Decimal("40")
+    )
+    found = [spread, bigger, pack, rival]
+    decisions = [
+        decide_by_title(
+            found,
+            supplier_title="PATE A TART. NOISET. 400G",
+            supplier_brand="NORVELLA",
+            supplier_price=Decimal("2.10"),
+        ),
+        decide_by_title(
+            found, supplier_title="pâte à tartiner 1kg", supplier_brand="Norvella", rejected={spread.asin}
+        ),
+        decide_by_title([spread, twin], supplier_title="Norvella pâte à tartiner noisettes cacao 400 g"),
+        decide_by_title([cheap], supplier_title="Pâte d'amande 400 g", supplier_price=Decimal("2")),
+        decide_by_title([], supplier_title="Lampe", supplier_brand="Lumo"),
+    ]
+    messages = [d.reason for d in decisions] + sorted(
+        {r for d in decisions for c in d.candidates for r in c.reasons}
+    )
+    messages += estimate("spapi+creators", Quotas(), codes=100, titled_codes=50).assumptions
+    record = MatchDecisionRecord(asin="B0TM000001", actor="bob", decided_at=datetime(2026, 12, 7, tzinfo=UTC))
+    row = SimpleNamespace(
+        id=1,
+        job_id="j",
+        row_no=1,
+        marketplace="FR",
+        input_code="3017620422003",
+        code_type="EAN",
+        asin=None,
+        attempts=0,
+        duplicate_of=None,
+    )
+    values, _ = remembered_result(row, record, spread, "SUP", datetime(2026, 12, 8, tzinfo=UTC), "w")  # type: ignore[arg-type]
+    messages += [
+        values["error_message"],
+        "No stage of this plan searches by title.",
+        "Left out B0TM000001, B0TM000002: rejected by a person for this supplier's code.",
+    ]
+    assert_french(messages)
+    assert (
+        translate(decisions[4].reason, "fr")
+        == "La recherche par désignation « Lampe » (marque Lumo) n'a trouvé aucun article."
+    )
+    assert translate(values["error_message"], "fr").startswith(
+        "Décision mémorisée : bob a accepté B0TM000001"
+    )
