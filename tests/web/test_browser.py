@@ -302,8 +302,10 @@ def test_browser_user_sees_the_cost_before_starting_caps_the_calls_and_raises_th
     page.get_by_label("Amazon lookup").check()
     page.get_by_label("Provider plan").fill("sandbox")
     page.get_by_label("Most provider calls").fill("2")
+    expect(page.get_by_label("Search them by title and brand")).to_be_checked()  # on by default here
     page.get_by_role("button", name="Preview").click()
     estimate = page.locator("#preview-estimate")
+    expect(estimate).to_contain_text(re.compile(r"The title search is counted for 16% of the \d+ codes"))
     expect(estimate).to_contain_text(re.compile(r"Estimate: about \d+ s for 32 codes \(\d+ calls\)"))
     expect(estimate).to_contain_text("slowest quota: Creators")
     expect(page.locator("#cap-short")).to_contain_text("The cap of 2 calls is below")
