@@ -35,6 +35,7 @@ from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.creation import CHUNK_SIZE
 from code2asin.jobs.models import ItemStatus, Job, JobItem, JobMode
 from code2asin.jobs.progress import LiveProgress
+from code2asin.providers.keepa import SEARCH_PAGE_TOKENS
 from code2asin.providers.ratelimit import DEFAULT_MARGIN, DEFAULT_SLACK
 from code2asin.providers.stages import parse_plan
 
@@ -53,7 +54,6 @@ TITLE_OPERATIONS: dict[str, tuple[str, str]] = {
     "creators": ("searchItems by title", "Creators"),
     "keepa": ("product search", "Keepa"),
 }
-TITLE_SEARCH_TOKENS = 10
 #: the share of codes a real catalogue does not find by barcode (about one in six), for the title search
 NOT_FOUND_SHARE = 0.16
 #: Keepa's own request pacing (``providers.keepa.LIMITER_RATE``): calls per second while tokens last
@@ -199,7 +199,7 @@ def estimate(
     if searches and stages:
         provider = stages[0][0]
         operation, bucket = TITLE_OPERATIONS[provider]
-        title_tokens = searches * TITLE_SEARCH_TOKENS if provider == "keepa" else 0
+        title_tokens = searches * SEARCH_PAGE_TOKENS if provider == "keepa" else 0
         costs.append(StageCost(provider, "title search", operation, bucket, searches, searches, title_tokens))
         busy[bucket] = busy.get(bucket, 0.0) + searches * paced_interval(quotas.rate(bucket)[0])
     if titled_codes is not None and stages:

@@ -3,10 +3,10 @@
 A row qualifies when the job asked for it (``title_search``), the row has a supplier title, its code's
 lookup succeeded and gave no accepted match, and the plan has a stage that can search by title (Creators
 ``searchItems``, SP-API ``searchCatalogItems`` with keywords, Keepa product search). One search per
-distinct (title, brand) of the chunk, paced and charged like any call (a Keepa search costs
-``KEEPA_SEARCH_TOKENS``), answers kept in the lookup cache for 7 days. The candidates a first scoring
-leaves in reach of the threshold (at most ``ENRICH_AT_MOST``) go through the plan's enrich stages, so the
-price and the full data of the winner are known; then ``title_match.decide_by_title`` chooses. The row's
+distinct (title, brand) of the chunk, paced and charged like any call (a Keepa search costs 10 tokens,
+``providers.keepa.SEARCH_PAGE_TOKENS``), answers kept in the lookup cache for 7 days. The candidates a first
+scoring leaves in reach of the threshold (at most ``ENRICH_AT_MOST``) go through the plan's enrich stages, so
+the price and the full data of the winner are known; then ``title_match.decide_by_title`` chooses. The row's
 decision is always ``fuzzy`` and carries the code's reason, then the title search's.
 """
 
@@ -26,9 +26,9 @@ from code2asin.jobs.meter import ChunkMeter, Cost
 from code2asin.jobs.models import ItemStatus, JobItem, MatchDecisionRecord
 from code2asin.jobs.rows import merge_candidates, row_result
 from code2asin.providers.base import Candidate, LookupOutcome, TitleQuery, TitleSearchProvider
+from code2asin.providers.keepa import SEARCH_PAGE_TOKENS
 from code2asin.providers.stages import Plan
 
-KEEPA_SEARCH_TOKENS = 10
 ENRICH_AT_MOST = 3
 #: how far under the threshold a first score may be and still be enriched: the most an agreeing price adds
 _PRICE_REACH = title_match.MAX_SCORE * title_match.WEIGHTS["price"] * (1 - title_match.UNKNOWN)
@@ -57,7 +57,7 @@ def query_key(query: TitleQuery) -> str:
 
 
 def search_cost(searcher: TitleSearchProvider) -> Cost:
-    return Cost(1, KEEPA_SEARCH_TOKENS if searcher.name == "keepa" else 0)
+    return Cost(1, SEARCH_PAGE_TOKENS if searcher.name == "keepa" else 0)
 
 
 class TitleStage(ChunkLookups):
