@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -63,13 +64,13 @@ def spapi(server: sb.SandboxServer, limiter: RecordingLimiter | None = None) -> 
     )
 
 
-def keepa(server: sb.SandboxServer, **kwargs: float) -> KeepaClient:
+def keepa(server: sb.SandboxServer, **kwargs: Any) -> KeepaClient:
     return KeepaClient(
         http=_http(),
         api_key=sb.DEFAULT_KEEPA_KEY,
         api_url=server.base_url,
         image_base_url=f"{server.base_url}/images/I/",
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from code2asin import matching, title_match
@@ -41,7 +42,7 @@ class TitleRow:
     row_no: int
     title: str
     brand: str | None
-    price: object
+    price: Decimal | None
     code_decision: matching.MatchDecision | None
     rejected: Collection[str] = ()
 
@@ -147,7 +148,7 @@ def _decide(row: TitleRow, candidates: Sequence[Candidate], threshold: float) ->
         candidates,
         supplier_title=row.title,
         supplier_brand=row.brand,
-        supplier_price=row.price,  # type: ignore[arg-type]
+        supplier_price=row.price,
         threshold=threshold,
         rejected=row.rejected,
     )
