@@ -190,7 +190,7 @@ def merge_candidates(base: Candidate | None, extra: Candidate | None) -> Candida
 
 
 #: a result column -> the Candidate field it comes from
-_RESULT_FIELDS = {
+RESULT_FIELDS = {
     "asin": "asin",
     "amazon_title": "title",
     "amazon_brand": "brand",
@@ -211,7 +211,7 @@ def result_field_sources(candidate: Candidate) -> dict[str, str] | None:
     (see ``merge_candidates``); the ASIN comes from the stage that identified the code.
     """
     sources: dict[str, str] = {}
-    for column, name in _RESULT_FIELDS.items():
+    for column, name in RESULT_FIELDS.items():
         value = getattr(candidate, name)
         if value is None or value in ([], ""):
             continue

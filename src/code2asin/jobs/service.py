@@ -32,6 +32,7 @@ from code2asin.jobs.models import (
     JobStatus,
     utcnow,
 )
+from code2asin.jobs.rows import RESULT_FIELDS
 from code2asin.jobs.stats import job_counters
 
 
@@ -330,18 +331,7 @@ def manual_log_message(actor: str | None) -> str:
 
 
 #: what a rejected match said about the product; cleared with the ASIN (they describe that ASIN)
-_AMAZON_FIELDS = (
-    "amazon_title",
-    "amazon_brand",
-    "amazon_price",
-    "amazon_currency",
-    "amazon_rating",
-    "amazon_review_count",
-    "amazon_sales_rank",
-    "amazon_images",
-    "stored_images",
-    "detail_page_url",
-)
+_AMAZON_FIELDS = (*(column for column in RESULT_FIELDS if column != "asin"), "stored_images")
 
 
 def reject_item(
