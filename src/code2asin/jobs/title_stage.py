@@ -81,11 +81,14 @@ class TitleStage(ChunkLookups):
         if self.cache is not None:
             for key, payload in self.cache.get(cache_name, marketplace, list(wanted)).items():
                 answers[key] = [candidate_from_dict(c) for c in payload.get("candidates", [])]
+        fresh: dict[str, dict[str, object]] = {}
+        stopped = False
         for key, query in wanted.items():
             if key in answers:
                 continue
             if not keep_going(search_cost(searcher)):
-                return answers, True
+                stopped = True
+                break
 
             def call(q: TitleQuery = query, k: str = key) -> dict[str, list[Candidate]]:
                 return {k: searcher.search_title(q)}
@@ -93,10 +96,11 @@ class TitleStage(ChunkLookups):
             answer = self.with_retries(call, [key], _as_error, meter)
             value = answer.get(key, ProviderError("The title search gave no answer.", ErrorType.UNKNOWN))
             answers[key] = value
-            if self.cache is not None and isinstance(value, list):
-                payload = {"candidates": [candidate_to_dict(c) for c in value]}
-                self.cache.put(cache_name, marketplace, {key: payload}, prices=False)
-        return answers, False
+            if isinstance(value, list):
+                fresh[key] = {"candidates": [candidate_to_dict(c) for c in value]}
+        if self.cache is not None and fresh:  # one write for the chunk's searches, stopped or not
+            self.cache.put(cache_name, marketplace, fresh, prices=False)
+        return answers, stopped
 
     def _title_fallback(
         self,
