@@ -154,9 +154,9 @@ class WorkerSettings(BaseSettings):
 
     * ``lease_seconds``: how long a worker owns a chunk without news. The runner renews the lease before
       every provider call, so a live chunk keeps it; a crashed worker's chunk is taken over about one
-      lease (plus one sweep) after the crash: leases, not the broker, recover work.
+      lease after the crash: leases, not the broker, recover work.
     * ``sweep_seconds``: how often beat's sweeper runs (re-dispatch expired leases and due retries,
-      complete finished jobs).
+      complete finished jobs); it also wakes just after a running chunk's lease runs out.
     * ``soft_time_limit`` / ``time_limit``: a chunk task is interrupted, then killed, after this long.
     """
 

@@ -12,16 +12,17 @@ import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from code2asin.config import Settings, WorkerSettings
 from code2asin.db import Database
 from code2asin.jobs.cache import LookupCacheStore
 from code2asin.jobs.embedded import due_chunks, due_chunks_with_expiry, run_job
 from code2asin.jobs.job_end import complete_if_finished, fail_job
-from code2asin.jobs.models import Job, JobStatus, utcnow
+from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
 from code2asin.jobs.queues import (
     CHUNK_PRIORITY,
     CHUNK_QUEUE,
@@ -45,6 +46,34 @@ class Dispatcher(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+#: the shortest wait between two sweeps, and how long after a lease's end its sweep comes
+_SWEEP_FLOOR_SECONDS = 0.2
+_AFTER_EXPIRY_SECONDS = 0.05
+
+
+def seconds_to_next_sweep(db: Database, period: float, now: datetime | None = None) -> float:
+    """How long the sweeper sleeps: ``period``, or less when a running chunk's lease (as last renewed)
+    runs out sooner. A lost worker's chunks are then sent out just after their lease ends, not up to a
+    whole period later; living runs renew their leases long before, so they cost no extra sweep."""
+    now = now or utcnow()
+    with db.unit_of_work() as session:
+        expiry = session.scalar(
+            select(func.min(JobChunk.lease_expires_at))
+            .join(Job, Job.id == JobChunk.job_id)
+            .where(
+                Job.status == JobStatus.PROCESSING,
+                JobChunk.status == ChunkStatus.RUNNING,
+                JobChunk.lease_expires_at > now,
+            )
+        )
+    if expiry is None:
+        return period
+    if expiry.tzinfo is None:  # SQLite keeps no time zone: our timestamps are UTC
+        expiry = expiry.replace(tzinfo=UTC)
+    until = (expiry - now).total_seconds() + _AFTER_EXPIRY_SECONDS
+    return max(_SWEEP_FLOOR_SECONDS, min(period, until))
 
 
 class EmbeddedDispatcher:
@@ -131,9 +160,12 @@ class EmbeddedDispatcher:
             return bool(job is not None and (job.options or {}).get("download_images"))
 
     def _sweep_forever(self) -> None:
-        while not self._stop.wait(self._sweep_seconds):
+        wait = self._sweep_seconds
+        while not self._stop.wait(wait):
+            wait = self._sweep_seconds
             try:
                 self.sweep()
+                wait = seconds_to_next_sweep(self.db, self._sweep_seconds)
             except Exception:
                 log.exception("job.sweep.failed")
 
@@ -183,18 +215,24 @@ def mark_ttl(settings: Settings) -> int:
 class DispatchMarks:
     """Which chunks have a ``run_chunk`` message sent and not yet started, kept in the broker's Redis.
 
-    A mark is set when a message is sent and cleared when a worker starts that chunk. The sweeper re-sends
-    a pending, due chunk only when it has no mark, so chunks still waiting in the queue are not sent
-    again every sweep. A running chunk whose lease expired (its worker was lost) is re-sent once per lost
-    lease: its mark names that lease, so a plain mark left behind (a duplicate message the lost worker
-    had received, or a sweep that raced the worker's start) cannot hold the takeover back. The marks
-    live in the same Redis as the messages: when Redis restarts empty, messages and marks vanish
-    together and the next sweep sends everything again. A mark expires after ``ttl_seconds``
+    One key per chunk. Sending a message sets it (to ``queued``, or to the expired lease a takeover
+    message is for); a worker starting the chunk deletes it, whatever it holds, before anything else
+    can fail. The sweeper re-sends a pending, due chunk only when it has no mark, so chunks still
+    waiting in the queue are not sent again every sweep, and a chunk whose lease expired (its worker was
+    lost) only when its mark does not name that lease: once per lost lease, and a plain mark left behind
+    (a message the lost worker had received and took with it) cannot hold the takeover back. A takeover
+    message whose run failed before it took the lease (the database went down in between) lost its mark
+    when it started, so the next sweep sends it again.
+
+    The marks live in the same Redis as the messages: when Redis restarts empty, messages and marks
+    vanish together and the next sweep sends everything again. A mark expires after ``ttl_seconds``
     (``mark_ttl``, about ten leases): the message lost while Redis keeps its mark is one a worker had
     received and died before starting; with ack emulation off (``celery_app``) Redis never hands it out
     again, so the expiry is what re-sends it. A chunk still waiting in a long queue when its mark
     expires is sent a second time, which is harmless: the copy finds it leased or done.
     """
+
+    QUEUED = "queued"
 
     def __init__(self, redis_client: Redis, ttl_seconds: int, *, prefix: str = MARK_PREFIX) -> None:
         self._redis = redis_client
@@ -206,38 +244,34 @@ class DispatchMarks:
         """The broker's Redis these marks live in (the sweeper's heartbeat goes there too)."""
         return self._redis
 
-    def _key(self, job_id: str, chunk_no: int, lease: str | None = None) -> str:
-        key = f"{self._prefix}{job_id}:{chunk_no}"
-        return f"{key}:{lease}" if lease else key
-
-    def _keys(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None) -> list[str]:
-        if leases is None:
-            return [self._key(job_id, n) for n in chunks]
-        return [self._key(job_id, n, lease) for n, lease in zip(chunks, leases, strict=True)]
+    def _key(self, job_id: str, chunk_no: int) -> str:
+        return f"{self._prefix}{job_id}:{chunk_no}"
 
     def unmarked(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None = None) -> list[int]:
         """The chunks with no mark (with ``leases``: no mark for the takeover of that expired lease)."""
         if not chunks:
             return []
-        with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._keys(job_id, chunks, leases):
-                pipe.exists(key)
-            found = pipe.execute()
-        return [n for n, hit in zip(chunks, found, strict=True) if not hit]
+        found = self._redis.mget([self._key(job_id, n) for n in chunks])
+        if leases is None:
+            return [n for n, value in zip(chunks, found, strict=True) if value is None]
+        return [
+            n
+            for n, lease, value in zip(chunks, leases, found, strict=True)
+            if value is None or (value if isinstance(value, str) else value.decode()) != lease
+        ]
 
     def clear(self, job_id: str, chunk_no: int) -> None:
-        """A worker started the chunk: its message is no longer waiting."""
+        """A worker started the chunk: no message for it is waiting any more (a duplicate may be)."""
         self._redis.delete(self._key(job_id, chunk_no))
 
     def mark(self, job_id: str, chunks: Sequence[int], leases: Sequence[str] | None = None) -> None:
         if not chunks:
             return
+        values = leases if leases is not None else [self.QUEUED] * len(chunks)
         with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._keys(job_id, chunks, leases):
-                pipe.set(key, "1", ex=self._ttl)
+            for n, value in zip(chunks, values, strict=True):
+                pipe.set(self._key(job_id, n), value, ex=self._ttl)
             pipe.execute()
-
-
 
 
 def send_due_image_tasks(

@@ -46,6 +46,7 @@ from code2asin.jobs.dispatch import (
     DispatchMarks,
     TaskSender,
     mark_ttl,
+    seconds_to_next_sweep,
     send_chunks,
     send_due_image_tasks,
     sweep_jobs,
@@ -269,7 +270,8 @@ def sweep(runtime: WorkerRuntime, sender: TaskSender) -> int:
 
 
 def start_sweeper(runtime: WorkerRuntime, sender: TaskSender) -> threading.Thread:
-    """Sweep now and every ``sweep_seconds`` on a daemon thread of this (beat's) process.
+    """Sweep now and every ``sweep_seconds`` on a daemon thread of this (beat's) process, and just after
+    a running chunk's lease runs out when that comes sooner (``dispatch.seconds_to_next_sweep``).
 
     A failed sweep (database or Redis down) is logged and the next one runs on time.
     """
@@ -278,11 +280,13 @@ def start_sweeper(runtime: WorkerRuntime, sender: TaskSender) -> threading.Threa
     def forever() -> None:
         while True:
             started = time.monotonic()
+            wait = period
             try:
                 sweep(runtime, sender)
+                wait = seconds_to_next_sweep(runtime.db, period)
             except Exception:  # the sweeper outlives any one failure; the next sweep retries
                 log.exception("job.sweep.failed")
-            time.sleep(max(0.0, period - (time.monotonic() - started)))
+            time.sleep(max(0.0, wait - (time.monotonic() - started)))
 
     thread = threading.Thread(target=forever, name="code2asin-sweeper", daemon=True)
     thread.start()

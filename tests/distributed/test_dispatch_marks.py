@@ -1,0 +1,100 @@
+"""Dispatch marks on real Redis and PostgreSQL: a takeover message that a worker took but could not run
+(the database went down before the run took the lease) is sent again by the next sweep, not one mark
+lifetime later."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from code2asin.config import Settings
+from code2asin.jobs.dispatch import DispatchMarks, mark_ttl, sweep_jobs
+from code2asin.jobs.models import ChunkStatus, JobChunk, utcnow
+from code2asin.jobs.queues import CHUNK_PRIORITY, STARTED_BEFORE_PRIORITY
+from code2asin.jobs.tasks import WorkerRuntime, run_chunk
+
+from .conftest import Cluster, free_port
+
+
+class Sent:
+    """Records the messages a sweep sends (the queue itself is not under test here)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[Any], int]] = []
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> None:
+        self.messages.append((list(args or []), int(options["priority"])))
+
+
+def _lose_the_lease(cluster: Cluster, job_id: str, chunk_no: int, owner: str) -> None:
+    """Chunk ``chunk_no`` was running on a worker that died: its lease ran out a second ago."""
+    with cluster.db.unit_of_work() as session:
+        session.execute(
+            update(JobChunk)
+            .where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
+            .values(
+                status=ChunkStatus.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=utcnow() - timedelta(seconds=1),
+            )
+        )
+
+
+def test_a_takeover_whose_run_failed_before_the_lease_is_sent_again_by_the_next_sweep(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(CODE2ASIN_WORKER_LEASE_SECONDS="8")
+    job_id = cluster.create_started_job(250, dispatch=False)  # chunks 0-2, no message sent yet
+    marks = DispatchMarks(cluster.redis_server.client(), mark_ttl(cluster.settings))
+    _lose_the_lease(cluster, job_id, 1, "w1@test/1/dead")
+
+    first = Sent()
+    sweep_jobs(cluster.db, first, marks)
+    assert sorted(first.messages) == [
+        ([job_id, 0], CHUNK_PRIORITY),
+        ([job_id, 1], STARTED_BEFORE_PRIORITY),  # the takeover goes ahead of the queue
+        ([job_id, 2], CHUNK_PRIORITY),
+    ]
+    again = Sent()
+    sweep_jobs(cluster.db, again, marks)
+    assert again.messages == []  # every message is still waiting: nothing is sent twice
+
+    # a worker takes chunk 1's takeover message while PostgreSQL is down: the run fails before its lease
+    down = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/gone",
+        broker_url=cluster.settings.broker_url,
+        data_dir=cluster.settings.data_dir,
+    )
+    runtime = WorkerRuntime(down)
+    try:
+        with pytest.raises(Exception, match="onnection"):
+            run_chunk(runtime, job_id, 1, worker_name="w2@test")
+    finally:
+        runtime.close()
+
+    retried = Sent()
+    sweep_jobs(cluster.db, retried, marks)
+    assert retried.messages == [([job_id, 1], STARTED_BEFORE_PRIORITY)]
+
+
+def test_a_plain_mark_left_behind_does_not_hold_a_takeover_back(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(CODE2ASIN_WORKER_LEASE_SECONDS="8")
+    job_id = cluster.create_started_job(100, dispatch=False)
+    marks = DispatchMarks(cluster.redis_server.client(), mark_ttl(cluster.settings))
+    marks.mark(job_id, [0])  # a message for chunk 0 was sent; the worker that received it died with it
+    _lose_the_lease(cluster, job_id, 0, "w1@test/1/dead")
+
+    sent = Sent()
+    sweep_jobs(cluster.db, sent, marks)
+    assert sent.messages == [([job_id, 0], STARTED_BEFORE_PRIORITY)]
+    sweep_jobs(cluster.db, again := Sent(), marks)
+    assert again.messages == []  # the takeover message is marked now
+    _lose_the_lease(cluster, job_id, 0, "w2@test/2/dead")  # its run was lost too: a new lease to take over
+    sweep_jobs(cluster.db, third := Sent(), marks)
+    assert third.messages == [([job_id, 0], STARTED_BEFORE_PRIORITY)]
