@@ -1,14 +1,22 @@
 """Quota ceiling benchmark (issue 14): how close a job gets to its plan's bottleneck, before and after.
 
 ``python -m benchmarks pipeline [--plans spapi+creators,spapi,keepa] [--codes 1000,20000] [--factor 20]
-[--workers 1,2] [--baseline a6b1e77]``
+[--workers 1,2] [--modes embedded,celery] [--parallel 1] [--baseline a6b1e77]``
 
 Each configuration is one job of sandbox codes run by ``benchmarks/pipeline_run.py`` in its own process,
 once with this tree's code and once with the ``--baseline`` commit's (checked out in a temporary git
 worktree and put first on ``PYTHONPATH``), so before and after are measured in the same run on the same
 machine. Quotas are Amazon's defaults times ``--factor`` (time compressed so 20,000 codes take minutes).
-One worker runs on SQLite; two workers are two processes on a fresh PostgreSQL database sharing a Redis
-limiter (``--postgres-url``, ``--redis-url``).
+Modes (``--modes``):
+
+* ``embedded``: one worker runs on SQLite; two workers are two processes on a fresh PostgreSQL database
+  sharing a Redis limiter (``--postgres-url``, ``--redis-url``);
+* ``celery``: N ``code2asin worker`` processes (4 pool processes each) and beat on a fresh PostgreSQL
+  database and a private ``redis-server``, configured through ``CODE2ASIN_*`` variables.
+
+``--parallel K`` runs K configurations at once. Each has its own sandbox (its own quota buckets), database
+and limiter keys, so they do not share quotas; only the CPU is shared. Use it at ``--factor 1``, where a run
+waits on quotas and spends little CPU, so 20,000 codes at Amazon's real rates fit in one sitting.
 
 Figures per configuration, from the sandbox's log:
 
@@ -32,6 +40,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,8 +97,8 @@ def baseline_tree(ref: str) -> Iterator[Path]:
 
 
 @contextmanager
-def database(workers: int, postgres_url: str) -> Iterator[str]:
-    if workers == 1:
+def database(workers: int, postgres_url: str, mode: str = "embedded") -> Iterator[str]:
+    if workers == 1 and mode == "embedded":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db"
         return
@@ -108,14 +117,26 @@ def database(workers: int, postgres_url: str) -> Iterator[str]:
 
 
 def run(
-    src: Path, plan: str, codes: int, factor: float, workers: int, args: argparse.Namespace
+    src: Path, plan: str, codes: int, factor: float, workers: int, mode: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    with database(workers, args.postgres_url) as url:
-        command = [sys.executable, str(RUN), plan, str(codes), str(factor), str(workers), url, args.redis_url]
-        done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=3600)
+    with database(workers, args.postgres_url, mode) as url:
+        command = [
+            *(
+                sys.executable,
+                str(RUN),
+                plan,
+                str(codes),
+                str(factor),
+                str(workers),
+                url,
+                args.redis_url,
+                mode,
+            )
+        ]
+        done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=6 * 3600)
     if done.returncode != 0:
-        raise SystemExit(f"{plan} {codes} x{workers} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{plan} {codes} x{workers} {mode} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -126,6 +147,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--codes", default="1000,20000")
     parser.add_argument("--factor", type=float, default=20.0)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--modes", default="embedded", help="embedded, celery, or both")
+    parser.add_argument("--parallel", type=int, default=1, help="configurations run at once")
     parser.add_argument("--baseline", default="a6b1e77", help="git ref measured as 'before'")
     parser.add_argument(
         "--postgres-url",
@@ -140,26 +163,38 @@ def main(argv: list[str]) -> None:
     plans = [p for p in args.plans.split(",") if p]
     sizes = [int(n) for n in args.codes.split(",") if n]
     workers = [int(n) for n in args.workers.split(",") if n]
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - {"embedded", "celery"}
+    if unknown:
+        raise SystemExit(f"Unknown mode {sorted(unknown)[0]!r}: use embedded, celery, or both.")
     print(f"quotas x{args.factor:g}; before = {args.baseline}, after = this tree")
     header = (
-        f"{'plan':<22}{'codes':>7}{'wk':>4} {'ver':<7}{'seconds':>8}{'codes/h':>11}{'ceiling/h':>11}"
+        f"{'plan':<22}{'codes':>7}{'mode':>9}{'wk':>4} {'ver':<7}{'seconds':>8}"
+        f"{'codes/h':>11}{'ceiling/h':>11}"
         f"{'% ceil':>8}{'% paced':>8}{'429s':>6}{'bottleneck':>18}{'est s':>7}{'est err':>8}{'x before':>9}"
     )
     print(header)
-    with baseline_tree(args.baseline) as before_tree:
-        for plan in plans:
-            for codes in sizes:
-                for n in workers:
-                    before: float | None = None
-                    for version, src in (("before", before_tree / "src"), ("after", REPO / "src")):
-                        result = run(src, plan, codes, args.factor, n, args)
-                        print(line(plan, codes, n, version, result, args.factor, before), flush=True)
-                        before = result["seconds"] if version == "before" else before
+    configurations = [(p, c, m, n) for p in plans for c in sizes for m in modes for n in workers]
+    with baseline_tree(args.baseline) as before_tree, ThreadPoolExecutor(max(1, args.parallel)) as pool:
+        runs = {
+            (config, version): pool.submit(
+                run, src, config[0], config[1], args.factor, config[3], config[2], args
+            )
+            for config in configurations
+            for version, src in (("before", before_tree / "src"), ("after", REPO / "src"))
+        }
+        for config in configurations:
+            plan, codes, mode, n = config
+            before = runs[config, "before"].result()
+            print(line(plan, codes, mode, n, "before", before, args.factor, None), flush=True)
+            after = runs[config, "after"].result()
+            print(line(plan, codes, mode, n, "after", after, args.factor, before["seconds"]), flush=True)
 
 
 def line(
     plan: str,
     codes: int,
+    mode: str,
     workers: int,
     version: str,
     result: dict[str, Any],
@@ -174,7 +209,8 @@ def line(
     ratio = f"{before / seconds:.2f}x" if before is not None else "1.00x"
     ceiling_per_hour = codes / at_quota * 3600 if at_quota else 0.0
     return (
-        f"{plan:<22}{codes:>7}{workers:>4} {version:<7}{seconds:>8.1f}{codes / seconds * 3600:>11,.0f}"
+        f"{plan:<22}{codes:>7}{mode:>9}{workers:>4} {version:<7}{seconds:>8.1f}"
+        f"{codes / seconds * 3600:>11,.0f}"
         f"{ceiling_per_hour:>11,.0f}{at_quota / seconds:>8.0%}{paced / seconds:>8.0%}{result['throttled']:>6}"
         f"{bottleneck:>18}{'-' if est_s is None else f'{est_s:.1f}':>7}{err:>8}{ratio:>9}"
     )

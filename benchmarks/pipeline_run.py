@@ -1,14 +1,20 @@
 """One measured job for ``python -m benchmarks pipeline`` (run as a script, so the code under test is
 whichever ``code2asin`` comes first on ``PYTHONPATH``: this tree, or a baseline worktree).
 
-``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL]`` prints one JSON
-line: the seconds from the workers' first request to ``completed``, the sandbox's log per operation, the
-429s, and (when the code under test has ``jobs.estimate``) the estimate made before the run.
+``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL [MODE]]`` prints one
+JSON line: the seconds from the workers' first request to ``completed``, the sandbox's log per operation,
+the 429s, and (when the code under test has ``jobs.estimate``) the estimate made before the run.
 
 The sandbox runs here, in its own thread, with Amazon's default quotas times FACTOR (Creators 1 req/s,
 SP-API catalogue 2/s burst 2, pricing 0.5/s; Keepa 1,200 tokens refilled by 20 every 60 s / FACTOR) and
-25 ms of latency; our clients are paced at the same scaled rates. WORKERS processes (spawned) each run the
-embedded pool (4 chunk threads) on the same database; with 2 they share one Redis limiter.
+25 ms of latency; our clients are paced at the same scaled rates.
+
+* MODE ``embedded`` (the default): WORKERS processes (spawned) each run the embedded pool (4 chunk threads)
+  on the same database; with 2 they share one Redis limiter.
+* MODE ``celery``: WORKERS ``code2asin worker`` processes (4 pool processes each) and one beat, on a
+  private ``redis-server`` (broker and limiter) and DATABASE_URL (PostgreSQL), configured the way an
+  operator would, through ``CODE2ASIN_*`` variables; the job is dispatched by the ``CeleryDispatcher``
+  once every worker answers a ping. The Redis at REDIS_URL is not used.
 """
 
 from __future__ import annotations
@@ -16,14 +22,21 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 LATENCY_MS = 25.0
+#: pool processes per Celery worker: as many as the embedded pool's chunk threads
+CELERY_CONCURRENCY = 4
 
 
 def endpoints(base: dict[str, Any], factor: float) -> Any:
@@ -80,6 +93,155 @@ def work(
         db.dispose()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def celery_env(
+    plan_name: str, database_url: str, broker_url: str, base: dict[str, Any], factor: float, data_dir: Path
+) -> dict[str, str]:
+    """What an operator sets for workers on this sandbox: its endpoints and test credentials, the scaled
+    quotas, and a sweep every second (a row due again after a 429 is sent out without delay)."""
+    from code2asin.sandbox import server as sb
+
+    url = base["url"]
+    return {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "CODE2ASIN_DATABASE_URL": database_url,
+        "CODE2ASIN_BROKER_URL": broker_url,
+        "CODE2ASIN_DATA_DIR": str(data_dir),
+        "CODE2ASIN_PROVIDER": plan_name,
+        "CODE2ASIN_MARKETPLACE": "FR",
+        "CODE2ASIN_SPAPI_API_URL": url,
+        "CODE2ASIN_SPAPI_TOKEN_URL": base["lwa"],
+        "CODE2ASIN_SPAPI_CLIENT_ID": sb.DEFAULT_LWA_CLIENT_ID,
+        "CODE2ASIN_SPAPI_CLIENT_SECRET": sb.DEFAULT_LWA_CLIENT_SECRET,
+        "CODE2ASIN_SPAPI_REFRESH_TOKEN": sb.DEFAULT_REFRESH_TOKEN,
+        "CODE2ASIN_CREATORS_API_URL": url,
+        "CODE2ASIN_CREATORS_TOKEN_URL": base["cognito"],
+        "CODE2ASIN_CREATORS_CREDENTIAL_ID": sb.DEFAULT_CREDENTIAL_ID,
+        "CODE2ASIN_CREATORS_CREDENTIAL_SECRET": sb.DEFAULT_CREDENTIAL_SECRET,
+        "CODE2ASIN_CREATORS_PARTNER_TAG": sb.DEFAULT_PARTNER_TAG,
+        "CODE2ASIN_CREATORS_CREDENTIAL_VERSION": "2.2",
+        "CODE2ASIN_KEEPA_API_KEY": sb.DEFAULT_KEEPA_KEY,
+        "CODE2ASIN_KEEPA_API_URL": url,
+        "CODE2ASIN_CREATORS_REQUESTS_PER_SECOND": str(1.0 * factor),
+        "CODE2ASIN_SPAPI_CATALOG_REQUESTS_PER_SECOND": str(2.0 * factor),
+        "CODE2ASIN_SPAPI_CATALOG_BURST": "2",
+        "CODE2ASIN_SPAPI_PRICING_REQUESTS_PER_SECOND": str(0.5 * factor),
+        "CODE2ASIN_WORKER_LEASE_SECONDS": "120",
+        "CODE2ASIN_WORKER_SWEEP_SECONDS": "1",
+    }
+
+
+@contextmanager
+def celery_cluster(
+    plan_name: str, database_url: str, workers: int, base: dict[str, Any], factor: float, folder: Path
+) -> Iterator[tuple[Any, Any]]:
+    """A private Redis, WORKERS Celery workers and beat, all answering; yields (settings, Celery app)."""
+    from code2asin.config import Settings
+    from code2asin.jobs.celery_app import create_celery
+
+    port = _free_port()
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = celery_env(plan_name, database_url, broker, base, factor, folder / "data")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, args: list[str]) -> None:
+        with (folder / f"{name}.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    args, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+
+    celery = [sys.executable, "-m", "code2asin.jobs.celery_app"]
+    spawn(
+        "redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    )
+    try:
+        for n in range(workers):
+            spawn(
+                f"worker{n}",
+                [
+                    *celery,
+                    "worker",
+                    "-n",
+                    f"bench{n}@%h",
+                    "-c",
+                    str(CELERY_CONCURRENCY),
+                    "-Q",
+                    "code2asin",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--pool",
+                    "prefork",
+                ],
+            )
+        spawn("beat", [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(folder / "beat.db")])
+        settings = Settings(database_url=database_url, broker_url=broker, data_dir=folder / "data")
+        app = create_celery(settings)
+        deadline = time.monotonic() + 120
+        while len(app.control.ping(timeout=1.0) or []) < workers:
+            if any(p.poll() is not None for p in processes):
+                raise SystemExit(f"a Celery process exited; see the logs in {folder}")
+            if time.monotonic() > deadline:
+                raise SystemExit("the Celery workers did not answer within 120 s")
+        yield settings, app
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def run_celery(
+    plan_name: str,
+    database_url: str,
+    workers: int,
+    base: dict[str, Any],
+    factor: float,
+    job_id: str,
+    server: Any,
+    timeout: float = 4 * 3600,
+) -> None:
+    """Dispatch ``job_id`` to WORKERS Celery workers and wait for it to leave ``processing``."""
+    from code2asin.db import Database
+    from code2asin.jobs.dispatch import CeleryDispatcher
+    from code2asin.jobs.models import Job
+
+    with (
+        tempfile.TemporaryDirectory(prefix="c2a-pipeline-celery-") as tmp,
+        celery_cluster(plan_name, database_url, workers, base, factor, Path(tmp)) as (settings, app),
+    ):
+        db = Database(database_url)
+        dispatcher = CeleryDispatcher(settings, db, app)
+        server.clear_log()  # the workers' ping and start-up sent no provider request
+        dispatcher.dispatch(job_id)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with db.unit_of_work() as session:
+                    job = session.get(Job, job_id)
+                    if job is None or job.status != "processing":
+                        return
+                time.sleep(0.1)
+            raise SystemExit(f"job {job_id} still processing after {timeout:.0f} s")
+        finally:
+            dispatcher.close()
+            db.dispose()
+
+
 def main() -> None:
     plan_name, codes, factor, workers, database_url = (
         sys.argv[1],
@@ -89,6 +251,7 @@ def main() -> None:
         sys.argv[5],
     )
     redis_url = sys.argv[6] if len(sys.argv) > 6 else None
+    mode = sys.argv[7] if len(sys.argv) > 7 else "embedded"
     from code2asin.db import Database
     from code2asin.ingest import open_table
     from code2asin.jobs import creation, service
@@ -133,18 +296,21 @@ def main() -> None:
         service.transition(session, service.get_job(session, job_id), JobAction.START, actor="bench")
     server.clear_log()
     started = time.time()
-    ctx = mp.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=work,
-            args=(plan_name, database_url, redis_url if workers > 1 else None, job_id, base, factor),
-        )
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join()
+    if mode == "celery":
+        run_celery(plan_name, database_url, workers, base, factor, job_id, server)
+    else:
+        ctx = mp.get_context("spawn")
+        procs = [
+            ctx.Process(
+                target=work,
+                args=(plan_name, database_url, redis_url if workers > 1 else None, job_id, base, factor),
+            )
+            for _ in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
     with db.unit_of_work() as session:
         job = session.get(Job, job_id)
         status, finished = job.status, job.completed_at  # type: ignore[union-attr]
@@ -165,6 +331,7 @@ def main() -> None:
                 "plan": plan_name,
                 "codes": codes,
                 "workers": workers,
+                "mode": mode,
                 "status": status,
                 "seconds": ended - started,
                 "calls": dict(calls),
