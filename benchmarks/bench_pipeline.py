@@ -1,7 +1,7 @@
 """Quota ceiling benchmark (issue 14): how close a job gets to its plan's bottleneck, before and after.
 
 ``python -m benchmarks pipeline [--plans spapi+creators,spapi,keepa] [--codes 1000,20000] [--factor 20]
-[--workers 1,2] [--modes embedded,celery] [--parallel 1] [--baseline a6b1e77]``
+[--workers 1,2] [--modes embedded,celery] [--versions before,after] [--parallel 1] [--baseline a6b1e77]``
 
 Each configuration is one job of sandbox codes run by ``benchmarks/pipeline_run.py`` in its own process,
 once with this tree's code and once with the ``--baseline`` commit's (checked out in a temporary git
@@ -15,8 +15,10 @@ Modes (``--modes``):
   database and a private ``redis-server``, configured through ``CODE2ASIN_*`` variables.
 
 ``--parallel K`` runs K configurations at once. Each has its own sandbox (its own quota buckets), database
-and limiter keys, so they do not share quotas; only the CPU is shared. Use it at ``--factor 1``, where a run
-waits on quotas and spends little CPU, so 20,000 codes at Amazon's real rates fit in one sitting.
+and limiter keys, so they do not share quotas; only the CPU is shared, and a starved CPU delays requests
+past the limiter's jitter guard (429s): measured on 2 cores, 24 runs at once gave 19-41 429s per
+1,000 codes even at factor 1. Keep K small (a long factor-1 run next to a short one). ``--versions after``
+leaves the baseline out (a long factor-1 run whose "before" is measured at a higher factor).
 
 Figures per configuration, from the sandbox's log:
 
@@ -149,6 +151,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--modes", default="embedded", help="embedded, celery, or both")
     parser.add_argument("--parallel", type=int, default=1, help="configurations run at once")
+    parser.add_argument("--versions", default="before,after", help="before, after, or both")
     parser.add_argument("--baseline", default="a6b1e77", help="git ref measured as 'before'")
     parser.add_argument(
         "--postgres-url",
@@ -175,20 +178,25 @@ def main(argv: list[str]) -> None:
     )
     print(header)
     configurations = [(p, c, m, n) for p in plans for c in sizes for m in modes for n in workers]
+    trees = {"before": None, "after": REPO / "src"}
+    versions = [v for v in args.versions.split(",") if v in trees] or ["before", "after"]
     with baseline_tree(args.baseline) as before_tree, ThreadPoolExecutor(max(1, args.parallel)) as pool:
+        trees["before"] = before_tree / "src"
         runs = {
             (config, version): pool.submit(
-                run, src, config[0], config[1], args.factor, config[3], config[2], args
+                run, tree, config[0], config[1], args.factor, config[3], config[2], args
             )
             for config in configurations
-            for version, src in (("before", before_tree / "src"), ("after", REPO / "src"))
+            for version in versions
+            if (tree := trees[version]) is not None
         }
         for config in configurations:
             plan, codes, mode, n = config
-            before = runs[config, "before"].result()
-            print(line(plan, codes, mode, n, "before", before, args.factor, None), flush=True)
-            after = runs[config, "after"].result()
-            print(line(plan, codes, mode, n, "after", after, args.factor, before["seconds"]), flush=True)
+            before: float | None = None
+            for version in versions:
+                result = runs[config, version].result()
+                print(line(plan, codes, mode, n, version, result, args.factor, before), flush=True)
+                before = result["seconds"] if version == "before" else None
 
 
 def line(
