@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from code2asin.config import Settings
-from code2asin.jobs.dispatch import DispatchMarks, mark_ttl, sweep_jobs
+from code2asin.jobs.dispatch import DispatchMarks, mark_ttl, send_due_chunks, sweep_jobs
 from code2asin.jobs.models import ChunkStatus, JobChunk, utcnow
 from code2asin.jobs.queues import CHUNK_PRIORITY, STARTED_BEFORE_PRIORITY
 from code2asin.jobs.tasks import WorkerRuntime, run_chunk
@@ -98,3 +98,56 @@ def test_a_plain_mark_left_behind_does_not_hold_a_takeover_back(
     _lose_the_lease(cluster, job_id, 0, "w2@test/2/dead")  # its run was lost too: a new lease to take over
     sweep_jobs(cluster.db, third := Sent(), marks)
     assert third.messages == [([job_id, 0], STARTED_BEFORE_PRIORITY)]
+
+
+class StartsAtOnce(Sent):
+    """A worker so quick that it starts each chunk while the dispatcher is still sending the others."""
+
+    def __init__(self, marks: DispatchMarks) -> None:
+        super().__init__()
+        self.marks = marks
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> None:
+        super().send_task(name, args, **options)
+        job_id, chunk_no = args
+        self.marks.clear(job_id, chunk_no)  # what run_chunk does first
+
+
+def test_a_chunk_started_while_the_dispatch_was_sending_keeps_no_mark(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """Its mark would hide it from the sweeper when it comes back for a retry (for a mark's lifetime)."""
+    cluster = make_cluster(CODE2ASIN_WORKER_LEASE_SECONDS="8")
+    job_id = cluster.create_started_job(300, dispatch=False)
+    marks = DispatchMarks(cluster.redis_server.client(), mark_ttl(cluster.settings))
+    sender = StartsAtOnce(marks)
+    send_due_chunks(cluster.db, sender, marks, job_id, resend_marked=True)
+    assert len(sender.messages) == 3
+    assert marks.unmarked(job_id, [0, 1, 2]) == [0, 1, 2]
+
+
+class BrokerGoneAfter(Sent):
+    """The broker answers ``sent`` messages, then the connection is lost."""
+
+    def __init__(self, sent: int) -> None:
+        super().__init__()
+        self.left = sent
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> None:
+        if self.left == 0:
+            raise ConnectionError("Connection closed by server.")
+        self.left -= 1
+        super().send_task(name, args, **options)
+
+
+def test_a_chunk_whose_message_could_not_be_sent_is_left_unmarked_for_the_next_sweep(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(CODE2ASIN_WORKER_LEASE_SECONDS="8")
+    job_id = cluster.create_started_job(300, dispatch=False)
+    marks = DispatchMarks(cluster.redis_server.client(), mark_ttl(cluster.settings))
+    with pytest.raises(ConnectionError):
+        send_due_chunks(cluster.db, BrokerGoneAfter(1), marks, job_id, resend_marked=True)
+    assert marks.unmarked(job_id, [0, 1, 2]) == [1, 2]
+    sweep_jobs(cluster.db, retried := Sent(), marks)
+    assert retried.messages == [([job_id, 1], CHUNK_PRIORITY), ([job_id, 2], CHUNK_PRIORITY)]

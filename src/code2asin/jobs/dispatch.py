@@ -8,6 +8,7 @@ Both run the same ``ChunkRunner``; a sweeper re-dispatches expired leases and du
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -325,11 +326,22 @@ def send_chunks(
     priority: int = CHUNK_PRIORITY,
     leases: Sequence[str] | None = None,
 ) -> int:
-    """Send one ``run_chunk`` message per chunk of ``job_id`` and mark them sent (each mark naming the
-    expired lease it takes over, when ``leases`` are given); returns how many."""
-    for n in chunks:
-        sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=priority)
+    """Mark the chunks of ``job_id`` sent (each mark naming the expired lease it takes over, when ``leases``
+    are given), then send one ``run_chunk`` message per chunk; returns how many.
+
+    Marks go first: a worker may start a chunk while the others are still being sent, and its start
+    clears the mark. A mark written after that start would hide the chunk from the sweeper, when it comes
+    back for a retry, for a whole mark lifetime. A chunk whose message could not be sent loses its mark.
+    """
     marks.mark(job_id, chunks, leases)
+    for i, n in enumerate(chunks):
+        try:
+            sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=priority)
+        except Exception:
+            with contextlib.suppress(Exception):  # Redis is likely down: its marks go with it
+                for unsent in chunks[i:]:
+                    marks.clear(job_id, unsent)
+            raise
     return len(chunks)
 
 
