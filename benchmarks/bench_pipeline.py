@@ -25,8 +25,9 @@ Figures per configuration, from the sandbox's log:
 * ``codes/h``: codes over the time from the workers' first request to ``completed`` (their process start-up
   left out: a service's workers are up before the job comes);
 * ``ceiling``: the plan's bottleneck, from the calls the run really made: each quota bucket's calls over its
-  rate (SP-API catalogue, SP-API pricing, the Creators credential for ``searchItems`` + ``getItems``, Keepa
-  tokens beyond the 1,200 balance at the refill rate), the busiest one; ``% ceil`` = ceiling time / time;
+  rate (SP-API catalogue, SP-API pricing, the Creators credential for ``searchItems`` + ``getItems``, the
+  Keepa tokens consumed beyond the 1,200 balance at the refill rate: one per product returned, as the
+  sandbox logs them), the busiest one; ``% ceil`` = ceiling time / time;
 * ``% paced``: the same against our own pacing, which stays 1 % + 10 ms under each quota (that guard is
   1-2 % at Amazon's rates but 20 % of a 20x-compressed second), so it isolates what the runner loses;
 * ``429s``: throttled answers; ``est s`` / ``est err``: the estimate made before the run (after only).
@@ -73,6 +74,8 @@ def ceiling(result: dict[str, Any], factor: float) -> tuple[float, float, str]:
             )
     if calls.get("keepaProduct"):
         tokens = result["keepa_tokens"]
+        if tokens is None:
+            raise SystemExit("The Keepa tokens consumed are unknown: add this tree (--versions after).")
         refill = KEEPA_REFILL_PER_MINUTE * factor / 60.0
         seconds = max(max(tokens - KEEPA_BALANCE, 0) / refill, calls["keepaProduct"] / KEEPA_CALLS_PER_SECOND)
         busy["Keepa"] = (seconds, seconds)
@@ -193,8 +196,13 @@ def main(argv: list[str]) -> None:
         for config in configurations:
             plan, codes, mode, n = config
             before: float | None = None
-            for version in versions:
-                result = runs[config, version].result()
+            results = {version: runs[config, version].result() for version in versions}
+            # Keepa charges per product returned, so the same codes cost the same tokens in every version:
+            # a baseline whose sandbox does not log them takes this tree's count
+            known = [r["keepa_tokens"] for r in results.values() if r["keepa_tokens"] is not None]
+            tokens = known[0] if known else None
+            for version, result in results.items():
+                result["keepa_tokens"] = tokens if result["keepa_tokens"] is None else result["keepa_tokens"]
                 print(line(plan, codes, mode, n, version, result, args.factor, before), flush=True)
                 before = result["seconds"] if version == "before" else None
 

@@ -322,9 +322,9 @@ def main() -> None:
     server.stop()
     db.dispose()
     calls = Counter(e.operation for e in log if e.status in (200, 404))
-    keepa_tokens = sum(
-        len(e.codes) + len(e.asins) for e in log if e.operation == "keepaProduct" and e.status == 200
-    )
+    keepa = [e for e in log if e.operation in ("keepaProduct", "keepaSearch") and e.status == 200]
+    # what Keepa consumed (one token per product returned); a baseline's sandbox may not log it (None)
+    keepa_tokens = sum(e.tokens for e in keepa) if all(hasattr(e, "tokens") for e in keepa) else None
     print(
         json.dumps(
             {

@@ -117,13 +117,37 @@ def test_max_keepa_tokens_stops_before_the_call_that_would_spend_past_it(
         plan.close()
     paused = job(sqlite_db, job_id)
     assert paused.status == "paused"
-    # chunk 1 sends 100 codes (100 tokens); chunk 2's 100 would make 200 > 150
-    assert (paused.keepa_tokens, paused.provider_calls) == (100, 1)
-    sent = sum(len(e.codes) for e in sandbox.request_log if e.operation == "keepaProduct")
-    assert sent == 100
+    # chunk 1 sends 100 codes, charged 100 tokens up front, then what Keepa consumed (a product found
+    # costs one, a code not found nothing); chunk 2's 100 would take that past 150
+    products = [e for e in sandbox.request_log if e.operation == "keepaProduct"]
+    assert sum(len(e.codes) for e in products) == 100 and len(products) == 1
+    consumed = products[0].tokens
+    assert consumed + 100 > 150
+    assert (paused.keepa_tokens, paused.provider_calls) == (consumed, 1)
     assert paused.error_message is not None
-    assert "needs 100 tokens and the job has spent 100 of its 150 (max_keepa_tokens)" in paused.error_message
+    assert (
+        f"needs 100 tokens and the job has spent {consumed} of its 150 (max_keepa_tokens)"
+        in paused.error_message
+    )
     assert pending(sqlite_db, job_id) == 150
+
+
+def test_a_keepa_job_counts_the_tokens_keepa_consumed_not_the_codes_it_sent(
+    any_db: Database, sandbox: sb.SandboxServer, tmp_path: Path
+) -> None:
+    """Charged up front one per code (what the cap checks), then set right to Keepa's ``tokensConsumed``: one
+    per product returned, so a code Keepa does not know costs nothing and a shared code costs several."""
+    job_id = new_job(any_db, tmp_path / "in.csv", "keepa", 300, max_keepa_tokens=1000)
+    plan = build_plan(Settings(), "keepa", "FR", endpoints=endpoints_for(sandbox))
+    try:
+        assert run(any_db, plan, job_id) is PoolOutcome.FINISHED
+    finally:
+        plan.close()
+    products = [e for e in sandbox.request_log if e.operation == "keepaProduct"]
+    consumed = sum(e.tokens for e in products)
+    assert sum(len(e.codes) for e in products) == 300
+    assert 0 < consumed != 300  # the sample has codes Keepa does not know, and codes with several products
+    assert job(any_db, job_id).keepa_tokens == consumed
 
 
 @dataclass

@@ -258,7 +258,7 @@ def test_rerunning_a_catalogue_spends_no_quota_thanks_to_the_lookup_cache(
 def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balance_is_back(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    """A job larger than the Keepa balance: the client does not send a call the balance cannot cover,
+    """A Keepa balance spent below zero: the client sends nothing until it is positive again (Keepa's rule),
     the rows wait for the refill without spending their five attempts, then match."""
     import httpx
 
@@ -269,7 +269,7 @@ def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balan
     now = [utcnow()]
     keepa_clock = [1000.0]  # the client's own clock: it only moves when the test says time has passed
     with sb.SandboxServer(port=0, quotas=sb.SandboxQuotas()) as server, httpx.Client() as http:
-        server.keepa_tokens.set_balance(sb.DEFAULT_KEEPA_KEY, 2)
+        server.keepa_tokens.set_balance(sb.DEFAULT_KEEPA_KEY, -4)
         keepa = KeepaClient(
             http=http,
             api_key=sb.DEFAULT_KEEPA_KEY,
@@ -285,7 +285,7 @@ def test_rows_waiting_for_keepa_tokens_spend_no_attempt_and_match_once_the_balan
             assert {(r.status, r.attempts, r.error_type) for r in rows} == {("pending", 0, "api_rate_limit")}
             assert all("no attempt spent" in (r.error_message or "") for r in rows)
             due = {r.next_attempt_at.replace(tzinfo=now[0].tzinfo) for r in rows if r.next_attempt_at}
-            # 4 tokens short (6 codes, 2 tokens): back at the next refill, within a minute
+            # 5 tokens short of a positive balance: back at the next refill, within a minute
             assert len(due) == 1 and timedelta(seconds=5) <= due.pop() - now[0] <= timedelta(seconds=61)
             now[0] += timedelta(minutes=2)
         assert not [e for e in server.request_log if e.operation == "keepaProduct"]  # nothing was sent

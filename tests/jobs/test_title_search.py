@@ -167,8 +167,9 @@ def test_a_keepa_title_search_costs_ten_tokens(
     with sqlite_db.unit_of_work() as session:
         job = session.get(Job, job_id)
         assert job is not None
-        # one token per code looked up, ten per search (Keepa alone has no enrich stage)
-        assert job.keepa_tokens == len(SAMPLE) + 10 * len(SAMPLE)
+        # what Keepa consumed: ten per search, and nothing for the codes it did not find
+        consumed = [r.tokens for r in sandbox.request_log if r.operation in ("keepaProduct", "keepaSearch")]
+        assert job.keepa_tokens == sum(consumed) == 10 * len(SAMPLE)
     assert {r.asin for r in rows(sqlite_db, job_id) if r.status == "matched"} == {
         c.expected_asin for c in MATCHES
     }

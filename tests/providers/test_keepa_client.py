@@ -226,29 +226,37 @@ def test_transient_failures_are_network_errors(fake: FakeAmazon, kind: str) -> N
     assert error is not None and error.error_type is ErrorType.NETWORK and KEY not in str(error)
 
 
-def test_the_client_sleeps_until_the_refill_instead_of_spending_what_it_does_not_have(
+def test_the_client_sleeps_while_the_balance_is_not_positive_then_sends(
     fake: FakeAmazon, clock: FakeClock
 ) -> None:
-    balances = iter([status(10, 4_000), status(30, 60_000), status(130, 60_000)])
+    balances = iter([status(-50, 4_000), status(-30, 60_000), status(1, 60_000)])
     fake.on("/token", lambda request: httpx.Response(200, json=next(balances)))
-    fake.on("/product", fake.reply(200, status(30, 60_000, products=[])))
+    fake.on("/product", fake.reply(200, status(-79, 60_000, products=[])))
     keepa = client(fake, sleep=clock.sleep, clock=clock, max_wait_s=120)
     out = keepa.enrich([f"B00000{n:04d}" for n in range(100)])
     assert not any(
         isinstance(v, ProviderError) and v.error_type is ErrorType.API_RATE_LIMIT for v in out.values()
     )
+    # one refill, then the next: one token is enough for Keepa to serve a call of 100 ASINs
     assert clock.sleeps == [pytest.approx(4.05), pytest.approx(60.05)]
     assert len(fake.to("/product")) == 1 and len(fake.to("/token")) == 3
 
 
-def test_a_full_bucket_smaller_than_the_call_does_not_wait_forever(
+def test_a_positive_balance_smaller_than_the_call_is_checked_then_spent_without_waiting(
     fake: FakeAmazon, clock: FakeClock
 ) -> None:
-    fake.on("/token", fake.reply(200, status(50, 1_000)))
-    fake.on("/product", fake.reply(200, status(-50, 1_000, products=[])))
+    """Keepa lets a call take the balance below zero: waiting for 100 tokens would waste the ones the
+    codes not found never cost."""
+    balances = iter([status(1000, 1_000), status(50, 1_000)])
+    fake.on("/token", lambda request: httpx.Response(200, json=next(balances)))
+    answers = iter([status(50, 1_000, products=[]), status(-30, 1_000, products=[])])
+    fake.on("/product", lambda request: httpx.Response(200, json=next(answers)))
     keepa = client(fake, sleep=clock.sleep, clock=clock)
-    keepa.enrich([f"B00000{n:04d}" for n in range(100)])
-    assert clock.sleeps == [pytest.approx(1.05)]  # one refill later the balance had not grown: go
+    keepa.enrich([f"B00000{n:04d}" for n in range(100)])  # 1000 known: no check before it
+    keepa.enrich([f"B00001{n:04d}" for n in range(100)])  # 50 known: asked again (another worker may
+    assert clock.sleeps == []  # have spent them), still positive: sent
+    assert [r.url.path for r in fake.requests] == ["/token", "/product", "/token", "/product"]
+    assert keepa.token_state is not None and keepa.token_state.tokens_left == -30
 
 
 def test_a_wait_longer_than_max_wait_is_handed_back_as_a_rate_limit(
@@ -258,7 +266,8 @@ def test_a_wait_longer_than_max_wait_is_handed_back_as_a_rate_limit(
     keepa = client(fake, sleep=clock.sleep, clock=clock, max_wait_s=30)
     error = keepa.enrich(["B000000001"])["B000000001"]
     assert isinstance(error, ProviderError) and error.error_type is ErrorType.API_RATE_LIMIT
-    # not sent: the row spends no attempt; it comes back once 401 tokens have come in (21 refills of 20)
+    # not sent: the row spends no attempt; it comes back once the balance is positive again: 401 tokens
+    # have come in (21 refills of 20)
     assert error.sent is False and error.retry_after == pytest.approx(50.05 + 20 * 60)
     assert clock.sleeps == [] and not fake.to("/product")
 

@@ -194,12 +194,15 @@ def test_keepa_charges_ten_tokens_per_search_in_its_accounting() -> None:
         state = client.token_state
         assert state is not None and state.tokens_left == 25 - SEARCH_PAGE_TOKENS
         client.search_title(TitleQuery(FAMILIES[1].words))
+        client.search_title(TitleQuery(FAMILIES[2].words))  # 5 left: positive, so Keepa serves it
         searches = [e for e in server.request_log if e.operation == "keepaSearch"]
-        assert len(searches) == 2
-        with pytest.raises(ProviderError) as caught:  # 5 left: our pacing does not send a 10-token search
-            client.search_title(TitleQuery(FAMILIES[2].words))
+        assert [e.tokens for e in searches] == [SEARCH_PAGE_TOKENS] * 3
+        assert client.token_state is not None and client.token_state.tokens_left == -5
+        with pytest.raises(ProviderError) as caught:  # -5: our pacing waits for the refill, too long here
+            client.search_title(TitleQuery(FAMILIES[3].words))
         assert caught.value.error_type == ErrorType.API_RATE_LIMIT and caught.value.sent is False
-        assert len([e for e in server.request_log if e.operation == "keepaSearch"]) == 2
+        assert len([e for e in server.request_log if e.operation == "keepaSearch"]) == 3
+        assert [e.status for e in server.request_log if e.status == 429] == []
     while _open:
         _open.pop().close()
 

@@ -134,6 +134,9 @@ def test_a_positive_balance_may_go_negative_then_requests_get_429(
     assert refused.json()["tokensConsumed"] == 0 and refused.json()["refillIn"] > 0
     status = get(http, "/token").json()
     assert status["tokensLeft"] == -3 and status["tokensConsumed"] == 0
+    # the request log carries what each answer consumed (what a benchmark counts against the refill)
+    logged = [(e.operation, e.status, e.tokens) for e in keepa_sandbox.request_log[-3:]]
+    assert logged == [("keepaProduct", 200, 5), ("keepaProduct", 429, 0), ("keepaToken", 200, 0)]
 
 
 def test_the_bucket_refills_in_steps_up_to_its_capacity() -> None:

@@ -188,7 +188,7 @@ def test_provider_errors_and_the_retry_notes_around_them_read_in_french() -> Non
     for error in [
         *errors[:4],
         ProviderError(
-            "Keepa has 3 tokens left and this call needs about 10: waiting for "
+            "Keepa has -3 tokens left and serves a call only while the balance is positive: waiting for "
             "the refill (5 tokens per refill).",
             ErrorType.API_RATE_LIMIT,
             60,

@@ -96,7 +96,8 @@ class ChunkLookups:
             if not keep_going(_cost(provider, len(batch))):
                 return outcomes, True
             gtins = [c.gtin for c in batch]
-            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of, meter)
+            charged = _cost(provider, len(batch)).keepa_tokens
+            answer = self.with_retries(partial(provider.identify, batch), gtins, _outcome_of, meter, charged)
             fresh = {}
             for code in batch:
                 outcome = answer.get(code.gtin) or LookupOutcome(
@@ -122,12 +123,14 @@ class ChunkLookups:
         keys: list[str],
         wrap: Callable[[ProviderError], Any],
         meter: ChunkMeter | None = None,
+        charged_tokens: int = 0,
     ) -> dict[str, Any]:
         """Call a provider; a batch-wide transient failure is retried quickly a couple of times.
 
         ``wrap`` turns an exception raised for the whole batch into each key's answer. The API requests the
         call really sent (an SP-API batch is one request per identifier type and page; a retry repeats them)
-        are billed to ``meter`` beyond the one call ``keep_going`` charged.
+        are billed to ``meter`` beyond the one call ``keep_going`` charged, and the Keepa tokens the answers
+        consumed replace the ``charged_tokens`` it charged up front.
         """
         for attempt in range(IN_RUN_RETRIES + 1):
             try:
@@ -137,6 +140,7 @@ class ChunkLookups:
                     finally:
                         if meter is not None:  # the call was announced as one; bill what it really sent
                             meter.unbilled_calls += sent[0] - (0 if attempt else 1)
+                            meter.unbilled_tokens += sent[1] - (0 if attempt else charged_tokens)
             except ConfigurationError:
                 raise
             except ProviderError as exc:
@@ -191,10 +195,11 @@ class Enricher:
             size = max(1, queue.stage.enrich_batch_size)
             while queue.waiting and (len(queue.waiting) >= size or not full_only):
                 batch, queue.waiting = queue.waiting[:size], queue.waiting[size:]
-                if not self.keep_going(_cost(queue.stage, len(batch))):
+                cost = _cost(queue.stage, len(batch))
+                if not self.keep_going(cost):
                     return True
                 call = partial(queue.stage.enrich, batch)
-                answer = self.lookups.with_retries(call, batch, _error_of, self.meter)
+                answer = self.lookups.with_retries(call, batch, _error_of, self.meter, cost.keepa_tokens)
                 fresh = queue.take(answer, batch)
                 if cache is not None:
                     cache.put(queue.cache_name, self.marketplace, fresh, prices=True)

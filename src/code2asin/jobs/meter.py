@@ -10,8 +10,10 @@ job's caps (``max_calls``, ``max_keepa_tokens``), so concurrent chunks can never
   to enrich; a plan without enrich stages enriches nothing).
 * The counters are the run's own: leasing a chunk resets them, committing it moves its rows to the job's
   ``processed_codes``, so a released or taken-over chunk is never counted twice.
-* A Keepa call costs one token per code or ASIN sent (Keepa's price of a product); a quick in-run retry of
-  a failed call counts as one more call.
+* A Keepa call is charged one token per code or ASIN sent before it leaves (what the caps check), then
+  set right to the tokens Keepa says it consumed (one per product returned: a code not found costs
+  nothing) with the next call or the commit. A quick in-run retry of a failed call counts as one more
+  call, and its tokens as consumed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class ChunkMeter:
     enriched: set[str] = field(default_factory=set)
     #: calls made beyond those announced (in-run retries), charged with the next announced call
     unbilled_calls: int = 0
+    #: Keepa tokens consumed less those charged up front (negative: a refund), set right the same way
+    unbilled_tokens: int = 0
 
     def codes_looked_up(self, answers: dict[str, Iterable[str]]) -> None:
         """``answers``: gtin -> its candidate ASINs."""

@@ -200,6 +200,7 @@ class ChunkRunner(TitleStage):
             return False
         now = self.clock()
         calls = cost.calls + (meter.unbilled_calls if meter is not None else 0)
+        tokens = cost.keepa_tokens + (meter.unbilled_tokens if meter is not None else 0)
         progress = (
             {"looked_up_rows": meter.looked_up_rows, "enriched_rows": meter.enriched_rows}
             if meter is not None
@@ -222,7 +223,7 @@ class ChunkRunner(TitleStage):
             job = session.get(Job, job_id)
             if job is None or job.status != JobStatus.PROCESSING:
                 return False
-            if not calls and not cost.keepa_tokens:
+            if not calls and not tokens:
                 return True
             options = job.options or {}
             max_calls, max_tokens = options.get("max_calls"), options.get("max_keepa_tokens")
@@ -230,19 +231,19 @@ class ChunkRunner(TitleStage):
             if max_calls:
                 within.append(Job.provider_calls + calls <= int(max_calls))
             if max_tokens and cost.keepa_tokens:
-                within.append(Job.keepa_tokens + cost.keepa_tokens <= int(max_tokens))
+                within.append(Job.keepa_tokens + tokens <= int(max_tokens))
             charged = session.execute(
                 update(Job)
                 .where(*within)
                 .values(
                     provider_calls=Job.provider_calls + calls,
-                    keepa_tokens=Job.keepa_tokens + cost.keepa_tokens,
+                    keepa_tokens=Job.keepa_tokens + tokens,
                 )
                 .execution_options(synchronize_session=False)
             )
             if rowcount(charged):
                 if meter is not None:
-                    meter.unbilled_calls = 0
+                    meter.unbilled_calls = meter.unbilled_tokens = 0
                 return True
             session.refresh(job, with_for_update=True)  # one of the chunks that hit the cap pauses the job
             if job.status == JobStatus.PROCESSING:
@@ -474,11 +475,14 @@ class ChunkRunner(TitleStage):
             )
             if not rowcount(mine):
                 return ChunkOutcome.SKIPPED
-            if meter is not None and meter.unbilled_calls:  # what the last calls really sent
-                session.execute(
+            if meter is not None and (meter.unbilled_calls or meter.unbilled_tokens):
+                session.execute(  # what the last calls really sent, and the tokens they consumed
                     update(Job)
                     .where(Job.id == job_id)
-                    .values(provider_calls=Job.provider_calls + meter.unbilled_calls)
+                    .values(
+                        provider_calls=Job.provider_calls + meter.unbilled_calls,
+                        keepa_tokens=Job.keepa_tokens + meter.unbilled_tokens,
+                    )
                     .execution_options(synchronize_session=False)
                 )
             if updates:

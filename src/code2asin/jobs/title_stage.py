@@ -86,14 +86,15 @@ class TitleStage(ChunkLookups):
         for key, query in wanted.items():
             if key in answers:
                 continue
-            if not keep_going(search_cost(searcher)):
+            cost = search_cost(searcher)
+            if not keep_going(cost):
                 stopped = True
                 break
 
             def call(q: TitleQuery = query, k: str = key) -> dict[str, list[Candidate]]:
                 return {k: searcher.search_title(q)}
 
-            answer = self.with_retries(call, [key], _as_error, meter)
+            answer = self.with_retries(call, [key], _as_error, meter, cost.keepa_tokens)
             value = answer.get(key, ProviderError("The title search gave no answer.", ErrorType.UNKNOWN))
             answers[key] = value
             if isinstance(value, list):

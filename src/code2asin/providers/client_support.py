@@ -53,19 +53,27 @@ class TokenCache:
                 del self._tokens[key]
 
 
-#: the API requests sent within ``counting_calls`` (per thread and task): a job's provider calls
+#: the API requests sent and Keepa tokens consumed within ``counting_calls`` (per thread and task)
 _CALLS: ContextVar[list[int] | None] = ContextVar("code2asin_api_calls", default=None)
 
 
 @contextmanager
 def counting_calls() -> Iterator[list[int]]:
-    """Count the billable API requests ``send`` makes inside the block (``box[0]``)."""
-    box = [0]
+    """Count the billable API requests ``send`` makes inside the block (``box[0]``) and the Keepa tokens
+    their answers say they consumed (``box[1]``, see ``tokens_consumed``)."""
+    box = [0, 0]
     reset = _CALLS.set(box)
     try:
         yield box
     finally:
         _CALLS.reset(reset)
+
+
+def tokens_consumed(tokens: int) -> None:
+    """An answer consumed ``tokens`` of the key's balance (Keepa's ``tokensConsumed``)."""
+    box = _CALLS.get()
+    if box is not None:
+        box[1] += max(tokens, 0)
 
 
 def send(

@@ -35,14 +35,19 @@ Candidate fields: title (HTML stripped and unescaped), brand, images (``images[]
 whole yen on .co.jp, ``-1`` = no offer), currency of the marketplace, rating, review count, package
 quantity, parent ASIN. Keepa time is minutes since 2011-01-01 (``keepa_time_to_unix_ms``).
 
-Tokens: every answer carries ``tokensLeft``, ``refillIn`` (ms), ``refillRate`` (per refill); the client
-keeps the latest and, before a call that needs more tokens than are left (one per code or ASIN sent), sleeps
-until the refill (``refillIn`` after the answer, plus a small margin), then asks ``GET /token`` (free) for
-the new balance, until there is enough or the balance stops growing (a full bucket). If that would take
-more than ``max_wait_s`` it raises ``api_rate_limit`` marked not sent, with the time until the refills
-cover the call as ``retry_after``, so the job reschedules the rows rather than blocking a worker, and the
-rows spend no attempt on a call that never left (a job larger than the balance then runs at the refill
-rate instead of failing rows after five waits). Calls of one client are serialised (one balance).
+Tokens: a call costs one token per product it returns (a code Keepa does not know costs nothing), and
+Keepa serves any call while the balance is positive, letting it go negative ("All API requests execute
+regardless of your current token balance, as long as it's positive. Requesting large result sets may cause
+your token balance to go negative": Keepa's API documentation, Product Finder). Every answer carries
+``tokensLeft``, ``refillIn`` (ms), ``refillRate`` (per refill); the client keeps the latest. Before a call
+whose codes or ASINs outnumber the tokens left it asks ``GET /token`` (free) for the balance now, since
+other workers may share the key; while the balance is zero or below it sleeps until the refill
+(``refillIn`` after the answer, plus a small margin) and asks again. So the balance is spent down to the
+last token and the job runs at the refill rate, instead of waiting for a whole call's worth of tokens that
+the codes not found would not have used. If the wait would take more than ``max_wait_s`` it raises
+``api_rate_limit`` marked not sent, with the time until the refills make the balance positive as
+``retry_after``, so the job reschedules the rows rather than blocking a worker, and the rows spend no
+attempt on a call that never left. Calls of one client are serialised (one balance).
 
 Errors: 429 ``NOT_ENOUGH_TOKEN`` -> ``api_rate_limit`` with ``retry_after = refillIn / 1000`` (and the
 shared limiter key is paused for that long when a limiter is given); 402 ``PAYMENT_REQUIRED`` and a 400 that
@@ -69,7 +74,14 @@ import httpx
 from code2asin.config import KeepaSettings
 from code2asin.errors import ConfigurationError, ErrorType, ProviderError
 from code2asin.providers.base import Candidate, LookupCode, LookupOutcome, TitleQuery
-from code2asin.providers.client_support import dicts, int_or_none, json_object, mark_sources, send
+from code2asin.providers.client_support import (
+    dicts,
+    int_or_none,
+    json_object,
+    mark_sources,
+    send,
+    tokens_consumed,
+)
 from code2asin.providers.marketplaces import KEEPA_DOMAINS, get_marketplace
 from code2asin.providers.ratelimit import RateLimiter
 
@@ -333,6 +345,8 @@ class KeepaClient:
             data = {}
         self._observe(data)
         if status == 200:
+            consumed = int_or_none(data.get("tokensConsumed"))
+            tokens_consumed(len(dicts(data.get("products"))) if consumed is None else consumed)
             return data, elapsed
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
         assert isinstance(error, dict)
@@ -357,27 +371,23 @@ class KeepaClient:
         self._exchange("/token", {})
 
     def _pace(self, cost: int) -> None:
-        """Wait until the balance covers ``cost`` tokens, or stops growing; see the module docstring."""
-        if self._state is None:
-            self._refresh()
+        """Wait until the balance is positive (Keepa serves any call then); see the module docstring."""
+        if self._state is None or self._state.tokens_left < max(1, cost):
+            self._refresh()  # what the last answer said may be stale when other clients share the key
         waited = 0.0
-        need = max(1, cost)
-        while (state := self._state) is not None and state.tokens_left < need:
+        while (state := self._state) is not None and state.tokens_left <= 0:
             wait = max(state.refill_in_ms / 1000 - (self._clock() - state.seen_at), 0.0) + REFILL_MARGIN_S
-            if waited + wait > self._max_wait:
+            if state.refill_rate <= 0 or waited + wait > self._max_wait:
                 raise ProviderError(
-                    f"Keepa has {state.tokens_left} tokens left and this call needs about {need}: "
-                    f"waiting for the refill ({state.refill_rate} tokens per refill).",
+                    f"Keepa has {state.tokens_left} tokens left and serves a call only while the balance is "
+                    f"positive: waiting for the refill ({state.refill_rate} tokens per refill).",
                     ErrorType.API_RATE_LIMIT,
-                    _time_to_cover(need - state.tokens_left, state.refill_rate, wait),
+                    _time_to_cover(1 - state.tokens_left, state.refill_rate, wait),
                     sent=False,
                 )
             self._sleep(wait)
             waited += wait
             self._refresh()
-            after = self._state
-            if after is not None and 0 < after.tokens_left <= state.tokens_left:
-                return  # the balance no longer grows: the bucket is as full as it gets
 
     def _call(self, params: dict[str, str], cost: int) -> tuple[dict[str, Any], int]:
         with self._lock:

@@ -86,6 +86,8 @@ class LoggedRequest:
     fault: str | None = None
     #: a paged answer's later pages repeat the search (its codes) with the token of the page asked
     page_token: str | None = None
+    #: Keepa tokens the answer consumed (``tokensConsumed``: one per product returned)
+    tokens: int = 0
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Request:
     log_asins: tuple[str, ...] = ()
     log_marketplace: str | None = None
     log_credential: str | None = None
+    log_tokens: int = 0
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name)

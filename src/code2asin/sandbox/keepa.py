@@ -352,6 +352,7 @@ def product(request: Request, tokens: KeepaTokens, keys: KeepaKeys) -> Reply:
     served, consumed, status = tokens.spend(key, cost)
     if not served:
         raise not_enough_tokens(status)
+    request.log_tokens = consumed
     body = envelope(status, consumed, started)
     body["products"] = [render_product(item, query) for item in items]
     return Reply(200, body)

@@ -90,6 +90,7 @@ def search(request: Request, tokens: KeepaTokens, keys: KeepaKeys) -> Reply:
     if not served:
         raise not_enough_tokens(status)
     request.log_asins = tuple(item.asin for item in items)
+    request.log_tokens = consumed
     body = envelope(status, consumed, started)
     body["products"] = [render_product(item, query) for item in items]
     return Reply(200, body)

@@ -364,7 +364,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 operation=operation, kind=kind, method=method, path=parts.path, time=time.time(),
                 status=0 if reply is None else reply.status, codes=request.log_codes, asins=request.log_asins,
                 marketplace=request.log_marketplace, credential=request.log_credential, fault=fault,
-                page_token=next(iter(request.query.get("pageToken", ())), None),
+                page_token=next(iter(request.query.get("pageToken", ())), None), tokens=request.log_tokens,
             ))
             if reply is None:  # timeout fault: hang up without answering
                 self.close_connection = True

@@ -321,11 +321,15 @@ def _rules() -> list[Rule]:
          lambda m: f"SP-API n'a pas de prix pour {m['a']} : {_WHOLE.get(m['r'], m['r'])}"),
         (rf"Keepa has no data for (?P<a>{_ASIN}) on (?P<h>[\w.]+)\.",
          lambda m: f"Keepa n'a pas de données pour {m['a']} sur {m['h']}."),
-        (r"Keepa has (?P<n>\d+) tokens left and this call needs about (?P<c>\d+): waiting for the refill "
-         r"\((?P<r>\d+) tokens per refill\)\.",
-         lambda m: f"Il reste {m['n']} jetons Keepa et cet appel en demande environ {m['c']} : attente de la "
-                   f"recharge ({m['r']} jetons par recharge)."),
+        (r"Keepa has (?P<n>-?\d+) tokens left and serves a call only while the balance is positive: waiting "
+         r"for the refill \((?P<r>\d+) tokens per refill\)\.",
+         lambda m: f"Il reste {m['n']} jetons Keepa, qui ne sert un appel que si le solde est positif : "
+                   f"attente de la recharge ({m['r']} jetons par recharge)."),
         # -- the estimate's assumptions (jobs.estimate) ------------------------------------------------
+        (r"Keepa charges a token per product it returns: the tokens count (?P<n>\d+)% of the codes and ASINs "
+         r"sent \(about one code in six is not found\)\.",
+         lambda m: f"Keepa compte un jeton par produit renvoyé : les jetons comptent {m['n']} % des codes et "
+                   "ASIN envoyés (environ un code sur six est introuvable)."),
         (r"The Keepa balance is not known yet: the time assumes it covers the (?P<n>\d+) tokens\.",
          lambda m: f"Le solde Keepa n'est pas encore connu : la durée suppose qu'il couvre les {m['n']} "
                    "jetons."),
