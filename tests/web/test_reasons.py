@@ -242,6 +242,7 @@ def test_price_alerts_price_runs_and_manual_validations_read_in_french() -> None
     messages.append(cap_reason(spent, 12, None, Cost(1), 1))
     messages.append(cap_reason(spent, None, 150, Cost(1, 100), 1))
     messages += estimate("spapi+keepa", Quotas(), codes=500).assumptions
+    messages += estimate("keepa", Quotas(), codes=500).assumptions
     messages.append(jobs_service.manual_log_message("alice"))
     messages.append(jobs_service.manual_log_message(None))
     messages.append(jobs_service.rejected_message("user:alice", "B0ABCDEF12"))

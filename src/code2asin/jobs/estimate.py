@@ -11,10 +11,10 @@ as long as its busiest bucket needs, plus the identify calls its first batch wai
 * calls of a stage = the sum over chunks of ``ceil(items in the chunk / items per call)``;
 * a bucket's time = its calls, less the burst it starts with, at our limiter's pace (1 % + 10 ms under
   the quota: ``paced_interval``);
-* Keepa: one token per product it returns, counted for ``KEEPA_FOUND_SHARE`` of the codes or ASINs sent
-  (a code it does not know costs nothing); Keepa serves calls while the balance is positive, so the
-  balance covers that many, and beyond it tokens come at the refill rate (per minute). An unknown balance
-  is said so and the time assumes it covers the job;
+* Keepa: one token per product it returns: ``KEEPA_TOKENS_PER_CODE`` per code sent (a code it does not
+  know costs nothing, a shared code costs one per listing) and one per ASIN sent. Keepa serves calls
+  while the balance is positive, so the balance covers that many, and beyond it tokens come at the
+  refill rate (per minute). An unknown balance is said so and the time assumes it covers the job;
 * enrich stages see ``asins_per_code`` ASINs per code that is looked up (1.0: each code found once).
   That is the one guess; the estimate says so, and a running job's remaining time uses the rate measured so
   far once there is one.
@@ -58,8 +58,10 @@ TITLE_OPERATIONS: dict[str, tuple[str, str]] = {
 }
 #: the share of codes a real catalogue does not find by barcode (about one in six), for the title search
 NOT_FOUND_SHARE = 0.16
-#: the codes or ASINs sent to Keepa that come back as a product (each costs a token; the rest cost nothing)
-KEEPA_FOUND_SHARE = 1.0 - NOT_FOUND_SHARE
+#: products a code found returns on average (a barcode shared by several listings returns each of them)
+PRODUCTS_PER_FOUND_CODE = 1.1
+#: Keepa tokens a code sent costs: one per product returned
+KEEPA_TOKENS_PER_CODE = (1.0 - NOT_FOUND_SHARE) * PRODUCTS_PER_FOUND_CODE
 #: Keepa's own request pacing (``providers.keepa.LIMITER_RATE``): calls per second while tokens last
 KEEPA_CALLS_PER_SECOND = 10.0
 
@@ -189,7 +191,8 @@ def estimate(
         items = round(fresh * ratio) + (searches if stage == "enrich" else 0)
         chunk_items = chunk_size * share * ratio
         calls = _calls(items, per_call, chunk_items)
-        tokens = round(items * KEEPA_FOUND_SHARE) if provider == "keepa" else 0
+        per_item = KEEPA_TOKENS_PER_CODE if stage == "identify" else 1.0
+        tokens = round(items * per_item) if provider == "keepa" else 0
         costs.append(StageCost(provider, stage, operation, bucket, items, calls, tokens))
         rate, burst = quotas.rate(bucket)
         interval = paced_interval(rate)
@@ -214,7 +217,7 @@ def estimate(
         )
     tokens = sum(c.keepa_tokens for c in costs)
     if any(provider == "keepa" for provider, _ in stages):
-        assumptions += _keepa_time(tokens, quotas, busy)
+        assumptions += _keepa_time(tokens, quotas, busy, by_code=stages[0][0] == "keepa")
     if any(stage == "enrich" for _, stage in stages):
         assumptions.append(
             f"Enrichment counts {asins_per_code:g} ASIN per code looked up; codes with several candidates "
@@ -230,12 +233,15 @@ def estimate(
     return Estimate(codes, cached_codes, costs, calls, tokens, seconds, bottleneck, busy, assumptions)
 
 
-def _keepa_time(tokens: int, quotas: Quotas, busy: dict[str, float]) -> list[str]:
+def _keepa_time(tokens: int, quotas: Quotas, busy: dict[str, float], *, by_code: bool) -> list[str]:
     """Add the refills ``tokens`` wait for beyond the balance to Keepa's busy time; the assumptions made."""
-    said = [
-        f"Keepa charges a token per product it returns: the tokens count {KEEPA_FOUND_SHARE:.0%} of the "
-        "codes and ASINs sent (about one code in six is not found)."
-    ]
+    said = []
+    if by_code:
+        said.append(
+            f"Keepa charges a token per product it returns: the tokens count {KEEPA_TOKENS_PER_CODE:.2f} per "
+            f"code sent (about one code in six is not found, and a code found returns "
+            f"{PRODUCTS_PER_FOUND_CODE:g} products on average)."
+        )
     left, refill = quotas.keepa_tokens_left, quotas.keepa_refill_per_minute
     if not tokens or "Keepa" not in busy:
         return said

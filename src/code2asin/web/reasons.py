@@ -326,10 +326,12 @@ def _rules() -> list[Rule]:
          lambda m: f"Il reste {m['n']} jetons Keepa, qui ne sert un appel que si le solde est positif : "
                    f"attente de la recharge ({m['r']} jetons par recharge)."),
         # -- the estimate's assumptions (jobs.estimate) ------------------------------------------------
-        (r"Keepa charges a token per product it returns: the tokens count (?P<n>\d+)% of the codes and ASINs "
-         r"sent \(about one code in six is not found\)\.",
-         lambda m: f"Keepa compte un jeton par produit renvoyé : les jetons comptent {m['n']} % des codes et "
-                   "ASIN envoyés (environ un code sur six est introuvable)."),
+        (r"Keepa charges a token per product it returns: the tokens count (?P<n>[\d.]+) per code sent "
+         r"\(about one code in six is not found, and a code found returns (?P<p>[\d.]+) products on "
+         r"average\)\.",
+         lambda m: f"Keepa compte un jeton par produit renvoyé : les jetons comptent {_dec(m['n'])} par code "
+                   f"envoyé (environ un code sur six est introuvable, et un code trouvé renvoie "
+                   f"{_dec(m['p'])} produit en moyenne)."),
         (r"The Keepa balance is not known yet: the time assumes it covers the (?P<n>\d+) tokens\.",
          lambda m: f"Le solde Keepa n'est pas encore connu : la durée suppose qu'il couvre les {m['n']} "
                    "jetons."),
