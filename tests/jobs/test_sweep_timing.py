@@ -13,7 +13,6 @@ from code2asin.db import Database
 from code2asin.jobs.dispatch import seconds_to_next_sweep
 from code2asin.jobs.models import ChunkStatus, Job, JobChunk, JobStatus, utcnow
 
-
 NOW = utcnow()
 
 
