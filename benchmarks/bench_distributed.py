@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from benchmarks.processes import celery_workers, free_port, redis_server, stop
+
 ADMIN_URL = os.environ.get("CODE2ASIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PLAN = "spapi+creators"
 SANDBOX = """
@@ -41,22 +41,6 @@ server = SandboxServer("127.0.0.1", 0, quotas=None).start()
 print(server.base_url, flush=True)
 threading.Event().wait()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @contextmanager
@@ -174,16 +158,8 @@ def run_celery(csv_path: Path, workers: int, concurrency: int, folder: Path, tim
     from code2asin.jobs.celery_app import create_celery
     from code2asin.jobs.dispatch import CeleryDispatcher
 
-    port = _free_port()
-    redis_log = (folder / "redis.log").open("wb")
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=redis_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    redis_log.close()
-    processes: list[subprocess.Popen[bytes]] = []
+    port = free_port()
+    redis = redis_server(folder, port)
     try:
         with _database() as url:
             broker = f"redis://127.0.0.1:{port}/0"
@@ -194,73 +170,19 @@ def run_celery(csv_path: Path, workers: int, concurrency: int, folder: Path, tim
                 "PYTHONWARNINGS": "ignore",
             }
             job_id = _create_job(url, csv_path)
-            for n in range(workers):
-                with (folder / f"worker{n}.log").open("wb") as log:
-                    processes.append(
-                        subprocess.Popen(
-                            [
-                                sys.executable,
-                                "-m",
-                                "code2asin.jobs.celery_app",
-                                "worker",
-                                "-n",
-                                f"bench{n}@%h",
-                                "-c",
-                                str(concurrency),
-                                "-Q",
-                                "code2asin",
-                                "--loglevel",
-                                "WARNING",
-                                "--without-mingle",
-                                "--without-gossip",
-                            ],
-                            env=env,
-                            cwd=folder,
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                            start_new_session=True,
-                        )
-                    )
-            with (folder / "beat.log").open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "code2asin.jobs.celery_app",
-                            "beat",
-                            "--loglevel",
-                            "WARNING",
-                            "--schedule",
-                            str(folder / "beat.db"),
-                        ],
-                        env=env,
-                        cwd=folder,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
             settings = Settings(database_url=url, broker_url=broker)
             app = create_celery(settings)
-            deadline = time.monotonic() + 60
-            while len(app.control.ping(timeout=1.0) or []) < workers:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the Celery workers did not start within 60 s")
-            db = Database(url)
-            dispatcher = CeleryDispatcher(settings, db, app)
-            started = time.perf_counter()
-            dispatcher.dispatch(job_id)
-            status, processed = _wait_completed(url, job_id, timeout)
-            elapsed = time.perf_counter() - started
-            dispatcher.close()
-            db.dispose()
-            for process in processes:
-                _kill(process)
+            with celery_workers(folder, env, app, workers, concurrency, timeout=60):
+                db = Database(url)
+                dispatcher = CeleryDispatcher(settings, db, app)
+                started = time.perf_counter()
+                dispatcher.dispatch(job_id)
+                status, processed = _wait_completed(url, job_id, timeout)
+                elapsed = time.perf_counter() - started
+                dispatcher.close()
+                db.dispose()
     finally:
-        for process in processes:
-            _kill(process)
-        _kill(redis)
+        stop(redis)
     shape = f"{workers} workers x {concurrency} processes"
     print(f"celery ({shape}): {status}, {processed} codes in {elapsed:.1f} s")
     return elapsed
@@ -298,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             embedded = run_embedded(csv_path, args.threads, args.timeout)
             celery = run_celery(csv_path, args.workers, args.concurrency, folder, args.timeout)
         finally:
-            _kill(sandbox)
+            stop(sandbox, grace=15)
     print(f"embedded pool ({args.threads} threads): {args.codes / embedded:,.0f} codes/s")
     print(f"celery ({args.workers} workers x {args.concurrency}): {args.codes / celery:,.0f} codes/s")
     print(f"ratio celery / embedded: {embedded / celery:.2f}")

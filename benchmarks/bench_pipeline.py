@@ -124,7 +124,7 @@ def database(workers: int, postgres_url: str, mode: str = "embedded") -> Iterato
 def run(
     src: Path, plan: str, codes: int, factor: float, workers: int, mode: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(src), str(REPO)))}  # the code, then benchmarks
     with database(workers, args.postgres_url, mode) as url:
         command = [
             *(

@@ -1,9 +1,10 @@
 """One measured job for ``python -m benchmarks pipeline`` (run as a script, so the code under test is
 whichever ``code2asin`` comes first on ``PYTHONPATH``: this tree, or a baseline worktree).
 
-``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL [MODE]]`` prints one
-JSON line: the seconds from the workers' first request to ``completed``, the sandbox's log per operation,
-the 429s, and (when the code under test has ``jobs.estimate``) the estimate made before the run.
+``python benchmarks/pipeline_run.py PLAN CODES FACTOR WORKERS DATABASE_URL [REDIS_URL [MODE]]`` (with this
+repository on ``PYTHONPATH`` after the code, for ``benchmarks.processes``) prints one JSON line: the
+seconds from the workers' first request to ``completed``, the sandbox's log per operation, the 429s, and
+(when the code under test has ``jobs.estimate``) the estimate made before the run.
 
 The sandbox runs here, in its own thread, with Amazon's default quotas times FACTOR (Creators 1 req/s,
 SP-API catalogue 2/s burst 2, pricing 0.5/s; Keepa 1,200 tokens refilled by 20 every 60 s / FACTOR) and
@@ -22,9 +23,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from benchmarks.processes import celery_workers, free_port, redis_server, stop
 
 LATENCY_MS = 25.0
 #: pool processes per Celery worker: as many as the embedded pool's chunk threads
@@ -93,18 +93,6 @@ def work(
         db.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
 def celery_env(
     plan_name: str, database_url: str, broker_url: str, base: dict[str, Any], factor: float, data_dir: Path
 ) -> dict[str, str]:
@@ -151,58 +139,17 @@ def celery_cluster(
     from code2asin.config import Settings
     from code2asin.jobs.celery_app import create_celery
 
-    port = _free_port()
+    port = free_port()
     broker = f"redis://127.0.0.1:{port}/0"
     env = celery_env(plan_name, database_url, broker, base, factor, folder / "data")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def spawn(name: str, args: list[str]) -> None:
-        with (folder / f"{name}.log").open("wb") as log:
-            processes.append(
-                subprocess.Popen(
-                    args, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-
-    celery = [sys.executable, "-m", "code2asin.jobs.celery_app"]
-    spawn(
-        "redis",
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    )
+    redis = redis_server(folder, port)
     try:
-        for n in range(workers):
-            spawn(
-                f"worker{n}",
-                [
-                    *celery,
-                    "worker",
-                    "-n",
-                    f"bench{n}@%h",
-                    "-c",
-                    str(CELERY_CONCURRENCY),
-                    "-Q",
-                    "code2asin",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--pool",
-                    "prefork",
-                ],
-            )
-        spawn("beat", [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(folder / "beat.db")])
         settings = Settings(database_url=database_url, broker_url=broker, data_dir=folder / "data")
         app = create_celery(settings)
-        deadline = time.monotonic() + 120
-        while len(app.control.ping(timeout=1.0) or []) < workers:
-            if any(p.poll() is not None for p in processes):
-                raise SystemExit(f"a Celery process exited; see the logs in {folder}")
-            if time.monotonic() > deadline:
-                raise SystemExit("the Celery workers did not answer within 120 s")
-        yield settings, app
+        with celery_workers(folder, env, app, workers, CELERY_CONCURRENCY):
+            yield settings, app
     finally:
-        for process in reversed(processes):
-            _stop(process)
+        stop(redis)
 
 
 def run_celery(
