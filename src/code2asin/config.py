@@ -157,6 +157,9 @@ class WorkerSettings(BaseSettings):
       lease after the crash: leases, not the broker, recover work.
     * ``sweep_seconds``: how often beat's sweeper runs (re-dispatch expired leases and due retries,
       complete finished jobs); it also wakes just after a running chunk's lease runs out.
+    * ``takeover_threads``: threads of beat's process that run a lost worker's chunks as soon as their
+      lease ends, instead of the chunks waiting for a free worker process (0: they only go back to the
+      queue). One thread per chunk a worker can hold (its concurrency) covers any one lost worker.
     * ``soft_time_limit`` / ``time_limit``: a chunk task is interrupted, then killed, after this long.
     """
 
@@ -164,6 +167,7 @@ class WorkerSettings(BaseSettings):
 
     lease_seconds: int = Field(default=120, ge=1, description="a whole number of seconds, e.g. 120")
     sweep_seconds: float = Field(default=30.0, gt=0, description="seconds, e.g. 30")
+    takeover_threads: int = Field(default=4, ge=0, le=64, description="a whole number such as 4, or 0: off")
     soft_time_limit: int = Field(default=540, ge=1, description="a whole number of seconds, e.g. 540")
     time_limit: int = Field(default=600, ge=1, description="a whole number of seconds, e.g. 600")
     #: a port on which each worker serves its Prometheus metrics (None: off)

@@ -9,15 +9,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from code2asin.config import Settings
 from code2asin.jobs.dispatch import DispatchMarks, mark_ttl, send_due_chunks, sweep_jobs
-from code2asin.jobs.models import ChunkStatus, JobChunk, utcnow
+from code2asin.jobs.models import ChunkStatus, ConversionLog, ItemStatus, JobChunk, JobItem, utcnow
 from code2asin.jobs.queues import CHUNK_PRIORITY, STARTED_BEFORE_PRIORITY
-from code2asin.jobs.tasks import WorkerRuntime, run_chunk
+from code2asin.jobs.tasks import TakeoverPool, WorkerRuntime, run_chunk
 
-from .conftest import Cluster, free_port
+from .conftest import Cluster, free_port, wait_for
 
 
 class Sent:
@@ -151,3 +151,49 @@ def test_a_chunk_whose_message_could_not_be_sent_is_left_unmarked_for_the_next_s
     assert marks.unmarked(job_id, [0, 1, 2]) == [1, 2]
     sweep_jobs(cluster.db, retried := Sent(), marks)
     assert retried.messages == [([job_id, 1], CHUNK_PRIORITY), ([job_id, 2], CHUNK_PRIORITY)]
+
+
+def _chunk_status(cluster: Cluster, job_id: str, chunk_no: int) -> str:
+    with cluster.db.unit_of_work() as session:
+        return session.scalars(
+            select(JobChunk.status).where(JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no)
+        ).one()
+
+
+def test_beats_takeover_threads_run_a_lost_chunk_at_once_and_the_queue_gets_the_rest(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """No free worker process is needed: the chunk starts on beat's thread as soon as the sweep sees its
+    lease ended. With every thread busy, the next lost chunk goes to the queue ahead of the others."""
+    cluster = make_cluster(CODE2ASIN_WORKER_LEASE_SECONDS="8")
+    job_id = cluster.create_started_job(300, dispatch=False)  # chunks 0-2
+    marks = DispatchMarks(cluster.redis_server.client(), mark_ttl(cluster.settings))
+    _lose_the_lease(cluster, job_id, 0, "w1@test/1/dead")
+    _lose_the_lease(cluster, job_id, 1, "w1@test/1/dead")
+    with pytest.MonkeyPatch.context() as env:  # beat's settings: the workers' (the sandbox's providers)
+        for name, value in cluster.env.items():
+            if name.startswith("CODE2ASIN_"):
+                env.setenv(name, value)
+        runtime = WorkerRuntime(Settings())
+    sent = Sent()
+    pool = TakeoverPool(runtime, sent, threads=1, name="beat-test")
+    try:
+        assert sweep_jobs(cluster.db, sent, marks, pool.offer) == 3
+        # chunk 0 runs here; the one thread is busy, so chunk 1 is sent as a takeover message
+        assert sorted(sent.messages) == [
+            ([job_id, 1], STARTED_BEFORE_PRIORITY),
+            ([job_id, 2], CHUNK_PRIORITY),
+        ]
+        wait_for(lambda: _chunk_status(cluster, job_id, 0) == ChunkStatus.DONE, 60, "chunk 0 done")
+        assert marks.unmarked(job_id, [0]) == [0]  # its run cleared the mark
+        with cluster.db.unit_of_work() as session:
+            done = session.scalars(
+                select(JobItem.status).where(JobItem.job_id == job_id, JobItem.row_no <= 100)
+            ).all()
+            actors = set(session.scalars(select(ConversionLog.actor).where(ConversionLog.job_id == job_id)))
+        assert len(done) == 100 and ItemStatus.PENDING not in done
+        assert {a.split("/")[0] for a in actors if a} == {"takeover@beat-test"}  # run on beat's thread
+        wait_for(lambda: pool.offer(job_id, 0), 10, "the thread free again")  # chunk 0 is done: skipped
+    finally:
+        pool.close()
+        runtime.close()

@@ -1,5 +1,5 @@
 """Recovery with real processes: workers killed while holding several chunks, Redis wiped, PostgreSQL
-stopped and restarted. Every takeover comes within about one lease plus one sweep, the API and the web
+stopped and restarted. Every takeover comes within one lease plus one sweep, the API and the web
 UI answer 503 (with ``Retry-After``) while the database is down, and every row ends exactly once.
 
 The job runs on a private PostgreSQL cluster (this module's ``postgres_url``), so stopping it touches no
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import httpx
 import pytest
@@ -29,8 +29,6 @@ from .conftest import Cluster, PostgresServer, start_serve, wait_for
 CODES = 3000
 LEASE_SECONDS = 8
 SWEEP_SECONDS = 2
-#: polling, then a free pool process: the surviving ones finish the chunk they run first (~2-4 s here)
-SLACK_SECONDS = 6
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -101,7 +99,7 @@ def test_takeovers_within_a_lease_and_a_sweep_503_while_the_database_is_down_and
 
         def kill_one(label: str) -> None:
             name, held = wait_for(
-                lambda: _worker_holding_several(cluster, job_id), 60, "a worker with 2+ chunks"
+                lambda: _worker_holding_several(cluster, job_id, workers), 60, "a worker with 2+ chunks"
             )
             Cluster.kill(workers[name])  # kill -9 of the worker and its pool children
             killed_at = time.monotonic()
@@ -137,7 +135,7 @@ def test_takeovers_within_a_lease_and_a_sweep_503_while_the_database_is_down_and
 
     assert job.status == "completed"
     cluster.assert_every_row_exactly_once(job_id, CODES)
-    bound = LEASE_SECONDS + SWEEP_SECONDS + SLACK_SECONDS
+    bound = LEASE_SECONDS + SWEEP_SECONDS  # beat's takeover threads need no free worker process
     assert all(seconds <= bound for _, seconds in takeovers), (takeovers, bound)
     assert len(takeovers) == 3
 
@@ -155,11 +153,16 @@ def test_takeovers_within_a_lease_and_a_sweep_503_while_the_database_is_down_and
     )
 
 
-def _worker_holding_several(cluster: Cluster, job_id: str) -> tuple[str, dict[int, str]] | None:
-    """A worker name and the chunks (chunk -> lease owner) it holds, when it holds two or more."""
-    held: dict[str, dict[int, str]] = {}
+def _worker_holding_several(
+    cluster: Cluster, job_id: str, names: Iterable[str]
+) -> tuple[str, dict[int, str]] | None:
+    """One of the worker ``names`` and the chunks (chunk -> lease owner) it holds, when it holds two or
+    more (beat's takeover threads hold leases too, as ``takeover@HOST``)."""
+    held: dict[str, dict[int, str]] = {name: {} for name in names}
     for chunk_no, owner in cluster.running_leases(job_id):
-        held.setdefault(owner.split("@", 1)[0], {})[chunk_no] = owner
+        name = owner.split("@", 1)[0]
+        if name in held:
+            held[name][chunk_no] = owner
     return next(((name, chunks) for name, chunks in held.items() if len(chunks) >= 2), None)
 
 

@@ -49,3 +49,12 @@ def test_the_sweeper_wakes_just_after_the_first_lease_runs_out(any_db: Database)
 def test_a_lease_about_to_end_does_not_make_the_sweeper_spin(any_db: Database) -> None:
     _job_with_leases(any_db, JobStatus.PROCESSING, {0: 0.01})
     assert seconds_to_next_sweep(any_db, 2.0, NOW) == pytest.approx(0.2)
+
+
+def test_a_lease_that_ended_while_the_sweep_ran_brings_the_next_sweep_at_once(any_db: Database) -> None:
+    """The sweep that started 0.3 s ago did not see it; a lease that ended before that sweep was its own."""
+    _job_with_leases(any_db, JobStatus.PROCESSING, {0: -0.1, 1: 5.0})
+    started = NOW - timedelta(seconds=0.3)
+    assert seconds_to_next_sweep(any_db, 2.0, NOW, since=started) == pytest.approx(0.2)
+    before = NOW - timedelta(seconds=0.05)  # chunk 0's lease ended before this sweep started
+    assert seconds_to_next_sweep(any_db, 2.0, NOW, since=before) == pytest.approx(2.0)

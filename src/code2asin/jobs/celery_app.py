@@ -21,8 +21,10 @@ Design (issue 4, design sections 4, 7 and 9):
   Redis lost (dispatch marks vanish with the messages when Redis restarts empty). An expired chunk is
   sent with priority 1 (queued chunks use 5), so it runs on the next pool process that frees up rather
   than behind the queue. The sweeper also wakes just after the first running lease runs out
-  (``dispatch.seconds_to_next_sweep``), so a crashed chunk is picked up about one lease after the crash
-  (plus the wait for a pool process to finish the chunk it runs). A message a worker took with it when
+  (``dispatch.seconds_to_next_sweep``), and beat's own takeover threads (``tasks.TakeoverPool``,
+  ``CODE2ASIN_WORKER_TAKEOVER_THREADS``) run such a chunk at once, so a crashed chunk is picked up about
+  0.05 s after its lease ends, whether or not a worker process is free; only a chunk they have no room
+  for waits in the queue for a pool process. A message a worker took with it when
   it died is sent again when its dispatch mark expires (``dispatch.DispatchMarks``).
 * Task events are on (``worker_send_task_events``, ``task_send_sent_event``) so Flower shows the tasks.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,10 +54,16 @@ _SWEEP_FLOOR_SECONDS = 0.2
 _AFTER_EXPIRY_SECONDS = 0.05
 
 
-def seconds_to_next_sweep(db: Database, period: float, now: datetime | None = None) -> float:
+def seconds_to_next_sweep(
+    db: Database, period: float, now: datetime | None = None, since: datetime | None = None
+) -> float:
     """How long the sweeper sleeps: ``period``, or less when a running chunk's lease (as last renewed)
     runs out sooner. A lost worker's chunks are then sent out just after their lease ends, not up to a
-    whole period later; living runs renew their leases long before, so they cost no extra sweep."""
+    whole period later; living runs renew their leases long before, so they cost no extra sweep.
+
+    ``since``: when the sweep just done started. A lease that ran out after that was not seen by it
+    (it ended while the sweep ran), so the next sweep comes at once (``_SWEEP_FLOOR_SECONDS``); a lease
+    that ended before was that sweep's to send."""
     now = now or utcnow()
     with db.unit_of_work() as session:
         expiry = session.scalar(
@@ -66,7 +72,7 @@ def seconds_to_next_sweep(db: Database, period: float, now: datetime | None = No
             .where(
                 Job.status == JobStatus.PROCESSING,
                 JobChunk.status == ChunkStatus.RUNNING,
-                JobChunk.lease_expires_at > now,
+                JobChunk.lease_expires_at > (since if since is not None and since < now else now),
             )
         )
     if expiry is None:
@@ -165,8 +171,9 @@ class EmbeddedDispatcher:
         while not self._stop.wait(wait):
             wait = self._sweep_seconds
             try:
+                started = utcnow()
                 self.sweep()
-                wait = seconds_to_next_sweep(self.db, self._sweep_seconds)
+                wait = seconds_to_next_sweep(self.db, self._sweep_seconds, since=started)
             except Exception:
                 log.exception("job.sweep.failed")
 
@@ -205,6 +212,11 @@ class TaskSender(Protocol):
     """What the dispatcher needs of a Celery app (kept structural: this module does not import Celery)."""
 
     def send_task(self, name: str, args: Sequence[Any] | None = ..., **options: Any) -> Any: ...
+
+
+#: ``takeover(job_id, chunk_no)``: run a lost worker's chunk here and now if there is room (True), else
+#: leave it to be sent (False); see ``tasks.TakeoverPool``
+Takeover = Callable[[str, int], bool]
 
 
 def mark_ttl(settings: Settings) -> int:
@@ -293,15 +305,24 @@ def send_due_image_tasks(
 
 
 def send_due_chunks(
-    db: Database, sender: TaskSender, marks: DispatchMarks, job_id: str, *, resend_marked: bool
+    db: Database,
+    sender: TaskSender,
+    marks: DispatchMarks,
+    job_id: str,
+    *,
+    resend_marked: bool,
+    takeover: Takeover | None = None,
 ) -> int:
-    """Send one ``run_chunk`` message per due chunk of ``job_id`` (ids only); returns how many were sent.
+    """Send one ``run_chunk`` message per due chunk of ``job_id`` (ids only); returns how many chunks went
+    out (sent, or taken over by ``takeover``).
 
     ``resend_marked=False`` (the sweeper) skips chunks whose message was sent less than a mark ago.
-    A chunk whose lease expired (its worker was lost) goes ahead of the queued chunks, so its takeover
-    waits for the next free worker process, not for the whole queue; its mark names the lost lease, so
-    a mark left by a message the lost worker had received (and took with it) cannot hold the takeover
-    back. Call it only after the transaction that made the chunks due has committed.
+    A chunk whose lease expired (its worker was lost) is first offered to ``takeover`` (beat's own
+    threads: the chunk starts now, whether or not a worker process is free); one it declines goes ahead
+    of the queued chunks, so it waits for the next free worker process, not for the whole queue. Its mark
+    names the lost lease, so a mark left by a message the lost worker had received (and took with it)
+    cannot hold the takeover back. Call it only after the transaction that made the chunks due has
+    committed.
     """
     due = due_chunks_with_expiry(db, job_id)
     expired = {n: lease for n, lease in due if lease is not None}
@@ -312,7 +333,13 @@ def send_due_chunks(
     if expired:
         log.info("job.chunks.lease_expired", extra={"job_id": job_id, "chunks": sorted(expired)})
     sent = send_chunks(
-        sender, marks, job_id, list(expired), priority=STARTED_BEFORE_PRIORITY, leases=list(expired.values())
+        sender,
+        marks,
+        job_id,
+        list(expired),
+        priority=STARTED_BEFORE_PRIORITY,
+        leases=list(expired.values()),
+        run_here=takeover,
     )
     return sent + send_chunks(sender, marks, job_id, pending)
 
@@ -325,9 +352,11 @@ def send_chunks(
     *,
     priority: int = CHUNK_PRIORITY,
     leases: Sequence[str] | None = None,
+    run_here: Takeover | None = None,
 ) -> int:
     """Mark the chunks of ``job_id`` sent (each mark naming the expired lease it takes over, when ``leases``
-    are given), then send one ``run_chunk`` message per chunk; returns how many.
+    are given), then send one ``run_chunk`` message per chunk that ``run_here`` (if given) does not take
+    to run in this process; returns how many chunks went out either way.
 
     Marks go first: a worker may start a chunk while the others are still being sent, and its start
     clears the mark. A mark written after that start would hide the chunk from the sweeper, when it comes
@@ -335,6 +364,8 @@ def send_chunks(
     """
     marks.mark(job_id, chunks, leases)
     for i, n in enumerate(chunks):
+        if run_here is not None and run_here(job_id, n):
+            continue
         try:
             sender.send_task(RUN_CHUNK_TASK, args=[job_id, n], queue=CHUNK_QUEUE, priority=priority)
         except Exception:
@@ -345,16 +376,19 @@ def send_chunks(
     return len(chunks)
 
 
-def sweep_jobs(db: Database, sender: TaskSender, marks: DispatchMarks) -> int:
-    """Re-send expired leases and due retries of every processing job; complete finished jobs.
+def sweep_jobs(
+    db: Database, sender: TaskSender, marks: DispatchMarks, takeover: Takeover | None = None
+) -> int:
+    """Re-send expired leases (offered to ``takeover`` first) and due retries of every processing job;
+    complete finished jobs.
 
-    Returns the number of messages sent.
+    Returns the number of chunks sent or taken over, and image tasks sent.
     """
     with db.unit_of_work() as session:
         job_ids = list(session.scalars(select(Job.id).where(Job.status == JobStatus.PROCESSING)))
     sent = 0
     for job_id in job_ids:
-        sent += send_due_chunks(db, sender, marks, job_id, resend_marked=False)
+        sent += send_due_chunks(db, sender, marks, job_id, resend_marked=False, takeover=takeover)
         complete_if_finished(db, job_id, actor="sweeper", now=utcnow())
     return sent + send_due_image_tasks(db, sender)
 

@@ -325,7 +325,35 @@ class ChunkRunner(TitleStage):
             self._fail_job(job_id, str(exc))
             self._release(job_id, chunk_no, token)
             return ChunkOutcome.JOB_FAILED
-        return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images, meter)
+        except Exception:
+            self._release_after_crash(job_id, chunk_no, token)
+            raise
+        try:
+            return self._commit(job_id, chunk_no, token, updates, logs, stopped, download_images, meter)
+        except Exception:
+            self._release_after_crash(job_id, chunk_no, token)
+            raise
+
+    def _release_after_crash(self, job_id: str, chunk_no: int, token: str) -> None:
+        """A run that raised (Redis or the database gone for a moment, a bug) ends its lease now, so the
+        next sweep takes the chunk over at once (on beat's takeover threads first, see
+        ``tasks.TakeoverPool``) instead of waiting for the lease to run out; when the database is the one
+        that is down, the lease runs out as before."""
+        try:
+            with self.db.unit_of_work() as session:
+                session.execute(
+                    update(JobChunk)
+                    .where(
+                        JobChunk.job_id == job_id,
+                        JobChunk.chunk_no == chunk_no,
+                        JobChunk.lease_owner == token,
+                        JobChunk.status == ChunkStatus.RUNNING,
+                    )
+                    .values(lease_expires_at=self.clock())
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:
+            log.warning("job.chunk.lease_not_ended", extra={"job_id": job_id, "chunk": chunk_no})
 
     def _process(
         self,
