@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -132,6 +133,16 @@ def _wait_completed(database_url: str, job_id: str, timeout: float) -> tuple[str
         db.dispose()
 
 
+def _timed(dispatcher: Any, url: str, job_id: str, timeout: float) -> tuple[str, int, float]:
+    """Dispatch the job and wait for its end: (status, codes processed, seconds from the dispatch)."""
+    started = time.perf_counter()
+    dispatcher.dispatch(job_id)
+    status, processed = _wait_completed(url, job_id, timeout)
+    elapsed = time.perf_counter() - started
+    dispatcher.close()
+    return status, processed, elapsed
+
+
 def run_embedded(csv_path: Path, threads: int, timeout: float) -> float:
     from code2asin.config import Settings
     from code2asin.db import Database
@@ -142,11 +153,7 @@ def run_embedded(csv_path: Path, threads: int, timeout: float) -> float:
         settings = Settings(database_url=url, broker_url=None)
         db = Database(url)
         dispatcher = EmbeddedDispatcher(settings, db, chunk_workers=threads)
-        started = time.perf_counter()
-        dispatcher.dispatch(job_id)
-        status, processed = _wait_completed(url, job_id, timeout)
-        elapsed = time.perf_counter() - started
-        dispatcher.close()
+        status, processed, elapsed = _timed(dispatcher, url, job_id, timeout)
         db.dispose()
     print(f"embedded: {status}, {processed} codes in {elapsed:.1f} s")
     return elapsed
@@ -174,12 +181,7 @@ def run_celery(csv_path: Path, workers: int, concurrency: int, folder: Path, tim
             app = create_celery(settings)
             with celery_workers(folder, env, app, workers, concurrency, timeout=60):
                 db = Database(url)
-                dispatcher = CeleryDispatcher(settings, db, app)
-                started = time.perf_counter()
-                dispatcher.dispatch(job_id)
-                status, processed = _wait_completed(url, job_id, timeout)
-                elapsed = time.perf_counter() - started
-                dispatcher.close()
+                status, processed, elapsed = _timed(CeleryDispatcher(settings, db, app), url, job_id, timeout)
                 db.dispose()
     finally:
         stop(redis)

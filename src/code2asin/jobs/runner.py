@@ -340,18 +340,7 @@ class ChunkRunner(TitleStage):
         ``tasks.TakeoverPool``) instead of waiting for the lease to run out; when the database is the one
         that is down, the lease runs out as before."""
         try:
-            with self.db.unit_of_work() as session:
-                session.execute(
-                    update(JobChunk)
-                    .where(
-                        JobChunk.job_id == job_id,
-                        JobChunk.chunk_no == chunk_no,
-                        JobChunk.lease_owner == token,
-                        JobChunk.status == ChunkStatus.RUNNING,
-                    )
-                    .values(lease_expires_at=self.clock())
-                    .execution_options(synchronize_session=False)
-                )
+            self._set_lease(job_id, chunk_no, token, ChunkStatus.RUNNING, lease_expires_at=self.clock())
         except Exception:
             log.warning("job.chunk.lease_not_ended", extra={"job_id": job_id, "chunk": chunk_no})
 
@@ -569,23 +558,28 @@ class ChunkRunner(TitleStage):
         return ChunkOutcome.RELEASED if stopped else ChunkOutcome.WAITING
 
     def _release(self, job_id: str, chunk_no: int, token: str) -> None:
+        self._set_lease(
+            job_id,
+            chunk_no,
+            token,
+            None,
+            status=ChunkStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            looked_up_rows=0,
+            enriched_rows=0,
+        )
+
+    def _set_lease(self, job_id: str, chunk_no: int, token: str, only: str | None, **values: Any) -> None:
+        """Write ``values`` to the chunk while ``token`` holds its lease (and its status is ``only``, if
+        given)."""
+        where = [JobChunk.job_id == job_id, JobChunk.chunk_no == chunk_no, JobChunk.lease_owner == token]
+        if only is not None:
+            where.append(JobChunk.status == only)
         with self.db.unit_of_work() as session:
             session.execute(
-                update(JobChunk)
-                .where(
-                    JobChunk.job_id == job_id,
-                    JobChunk.chunk_no == chunk_no,
-                    JobChunk.lease_owner == token,
-                )
-                .values(
-                    status=ChunkStatus.PENDING,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    next_attempt_at=None,
-                    looked_up_rows=0,
-                    enriched_rows=0,
-                )
-                .execution_options(synchronize_session=False)
+                update(JobChunk).where(*where).values(**values).execution_options(synchronize_session=False)
             )
 
     def _fail_job(self, job_id: str, message: str) -> None:
