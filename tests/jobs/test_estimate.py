@@ -43,15 +43,15 @@ def test_each_stage_is_costed_chunk_by_chunk_and_the_busiest_bucket_sets_the_tim
     found = estimate("spapi+creators+keepa", UNLIMITED_KEEPA, codes=1000)
     # 10 chunks of 100: SP-API 5 searches each, Creators 10 getItems each, Keepa 1 call each
     assert calls(found) == {"spapi:identify": 50, "creators:enrich": 100, "keepa:enrich": 10}
-    # Keepa: a token per product it returns, one per ASIN sent
-    assert (found.calls, found.keepa_tokens, found.bottleneck) == (160, 1000, "Creators")
+    # Keepa: a token per product it returns, one per ASIN sent: 0.92 ASIN per code looked up
+    assert (found.calls, found.keepa_tokens, found.bottleneck) == (160, 920, "Creators")
     # 99 Creators calls (the first needs no wait) at our pace, 1 % + 10 ms under 1 a second, after the one
     # SP-API search whose 20 answers fill the first getItems batch
     assert paced_interval(1.0) == pytest.approx(1.02) and paced_interval(2.0) == pytest.approx(0.515)
     assert found.seconds == pytest.approx(99 * 1.02 + 0.515)
     # Keepa's first call waits for a chunk's 100 answers: 5 searches
     keepa_bound = estimate("spapi+keepa", Quotas(keepa_tokens_left=0, keepa_refill_per_minute=600), codes=500)
-    assert keepa_bound.bottleneck == "Keepa" and keepa_bound.seconds == pytest.approx(50 + 5 * 0.515)
+    assert keepa_bound.bottleneck == "Keepa" and keepa_bound.seconds == pytest.approx(46 + 5 * 0.515)  # 460 tokens
     assert found.buckets["SP-API catalogue"] == pytest.approx(48 * 0.515)
 
     # a chunk of 130 codes is two chunks: 100 then 30, each rounded up to whole calls
@@ -73,16 +73,16 @@ def test_cached_codes_cost_nothing_and_a_fully_cached_job_takes_no_time() -> Non
 
 def test_keepa_tokens_beyond_the_balance_come_at_the_refill_rate() -> None:
     short = estimate("keepa", Quotas(keepa_tokens_left=300, keepa_refill_per_minute=20), codes=1000)
-    # by code: 0.84 found x 1.1 products each = 0.924 tokens per code
-    assert (short.keepa_tokens, short.bottleneck) == (924, "Keepa")
-    assert short.seconds == pytest.approx(624 / 20 * 60)  # 31 minutes of refills
+    # by code: 0.84 found x 1.1 products each = 0.92 tokens per code
+    assert (short.keepa_tokens, short.bottleneck) == (920, "Keepa")
+    assert short.seconds == pytest.approx(620 / 20 * 60)  # 31 minutes of refills
     assert short.assumptions == [KEEPA_SHARE_SENTENCE]
     plenty = estimate("keepa", Quotas(keepa_tokens_left=5000, keepa_refill_per_minute=20), codes=1000)
     assert plenty.seconds < 5
     unknown = estimate("keepa", Quotas(), codes=1000)
     assert unknown.assumptions == [
         KEEPA_SHARE_SENTENCE,
-        "The Keepa balance is not known yet: the time assumes it covers the 924 tokens.",
+        "The Keepa balance is not known yet: the time assumes it covers the 920 tokens.",
     ]
 
 
@@ -190,8 +190,8 @@ def test_a_keepa_plans_estimate_asks_keepa_for_the_balance_and_waits_for_the_ref
         found = record_estimate(sqlite_db, job_id, settings, cache_name=str)
         asked = [e.operation for e in server.request_log]
     assert found is not None and asked == ["keepaToken"]  # the balance costs no token
-    assert (found.bottleneck, found.keepa_tokens, found.assumptions) == ("Keepa", 924, [KEEPA_SHARE_SENTENCE])
-    assert found.seconds == pytest.approx((924 - 300) / 20 * 60)  # 31 minutes of refills
+    assert (found.bottleneck, found.keepa_tokens, found.assumptions) == ("Keepa", 920, [KEEPA_SHARE_SENTENCE])
+    assert found.seconds == pytest.approx((920 - 300) / 20 * 60)  # 31 minutes of refills
     unreachable = Settings(keepa=KeepaSettings(api_key="k", api_url="http://127.0.0.1:9"))
     assert (
         record_estimate(sqlite_db, job_id, unreachable, cache_name=str)

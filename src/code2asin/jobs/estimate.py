@@ -11,12 +11,13 @@ as long as its busiest bucket needs, plus the identify calls its first batch wai
 * calls of a stage = the sum over chunks of ``ceil(items in the chunk / items per call)``;
 * a bucket's time = its calls, less the burst it starts with, at our limiter's pace (1 % + 10 ms under
   the quota: ``paced_interval``);
-* Keepa: one token per product it returns: ``KEEPA_TOKENS_PER_CODE`` per code sent (a code it does not
-  know costs nothing, a shared code costs one per listing) and one per ASIN sent. Keepa serves calls
+* Keepa: one token per product it returns: ``asins_per_code`` per code sent (a code it does not know
+  costs nothing, a shared code costs one per listing) and one per ASIN sent. Keepa serves calls
   while the balance is positive, so the balance covers that many, and beyond it tokens come at the
   refill rate (per minute). An unknown balance is said so and the time assumes it covers the job;
-* enrich stages see ``asins_per_code`` ASINs per code that is looked up (1.0: each code found once).
-  That is the one guess; the estimate says so, and a running job's remaining time uses the rate measured so
+* enrich stages see ``asins_per_code`` ASINs per code that is looked up (``ASINS_PER_CODE``, 0.92: about
+  one code in six is not found, and a code found has 1.1 listings on average). That is the one guess;
+  the estimate says so, and a running job's remaining time uses the rate measured so
   far once there is one.
 """
 
@@ -60,8 +61,8 @@ TITLE_OPERATIONS: dict[str, tuple[str, str]] = {
 NOT_FOUND_SHARE = 0.16
 #: products a code found returns on average (a barcode shared by several listings returns each of them)
 PRODUCTS_PER_FOUND_CODE = 1.1
-#: Keepa tokens a code sent costs: one per product returned
-KEEPA_TOKENS_PER_CODE = (1.0 - NOT_FOUND_SHARE) * PRODUCTS_PER_FOUND_CODE
+#: ASINs a code looked up yields on average (the enrich stages' items; Keepa's tokens by code)
+ASINS_PER_CODE = round((1.0 - NOT_FOUND_SHARE) * PRODUCTS_PER_FOUND_CODE, 2)
 #: Keepa's own request pacing (``providers.keepa.LIMITER_RATE``): calls per second while tokens last
 KEEPA_CALLS_PER_SECOND = 10.0
 
@@ -162,7 +163,7 @@ def estimate(
     *,
     codes: int,
     cached_codes: int = 0,
-    asins_per_code: float = 1.0,
+    asins_per_code: float = ASINS_PER_CODE,
     chunk_size: int = CHUNK_SIZE,
     titled_codes: int | None = None,
     titled_invalid: int = 0,
@@ -191,7 +192,7 @@ def estimate(
         items = round(fresh * ratio) + (searches if stage == "enrich" else 0)
         chunk_items = chunk_size * share * ratio
         calls = _calls(items, per_call, chunk_items)
-        per_item = KEEPA_TOKENS_PER_CODE if stage == "identify" else 1.0
+        per_item = asins_per_code if stage == "identify" else 1.0  # a token per product returned
         tokens = round(items * per_item) if provider == "keepa" else 0
         costs.append(StageCost(provider, stage, operation, bucket, items, calls, tokens))
         rate, burst = quotas.rate(bucket)
@@ -217,7 +218,8 @@ def estimate(
         )
     tokens = sum(c.keepa_tokens for c in costs)
     if any(provider == "keepa" for provider, _ in stages):
-        assumptions += _keepa_time(tokens, quotas, busy, by_code=stages[0][0] == "keepa")
+        by_code = asins_per_code if stages[0][0] == "keepa" else None
+        assumptions += _keepa_time(tokens, quotas, busy, by_code)
     if any(stage == "enrich" for _, stage in stages):
         assumptions.append(
             f"Enrichment counts {asins_per_code:g} ASIN per code looked up; codes with several candidates "
@@ -233,12 +235,13 @@ def estimate(
     return Estimate(codes, cached_codes, costs, calls, tokens, seconds, bottleneck, busy, assumptions)
 
 
-def _keepa_time(tokens: int, quotas: Quotas, busy: dict[str, float], *, by_code: bool) -> list[str]:
-    """Add the refills ``tokens`` wait for beyond the balance to Keepa's busy time; the assumptions made."""
+def _keepa_time(tokens: int, quotas: Quotas, busy: dict[str, float], by_code: float | None) -> list[str]:
+    """Add the refills ``tokens`` wait for beyond the balance to Keepa's busy time; the assumptions made
+    (``by_code``: the tokens a code sent costs, when Keepa identifies the codes)."""
     said = []
-    if by_code:
+    if by_code is not None:
         said.append(
-            f"Keepa charges a token per product it returns: the tokens count {KEEPA_TOKENS_PER_CODE:.2f} per "
+            f"Keepa charges a token per product it returns: the tokens count {by_code:.2f} per "
             f"code sent (about one code in six is not found, and a code found returns "
             f"{PRODUCTS_PER_FOUND_CODE:g} products on average)."
         )
