@@ -345,8 +345,6 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             if operation is None:
                 self._send(Reply(404, {"message": f"No route for {method} {parts.path}"}))
                 return
-            if server.latency_ms > 0:
-                time.sleep(server.latency_ms / 1000)
             query = parse_qs(parts.query, keep_blank_values=True)
             request = Request(method, parts.path, query, self.headers, body)
             prices.activate(server.price_book)
@@ -366,6 +364,11 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 marketplace=request.log_marketplace, credential=request.log_credential, fault=fault,
                 page_token=next(iter(request.query.get("pageToken", ())), None), tokens=request.log_tokens,
             ))
+            # The latency is served after the answer is made, so the quota bucket sees each request as it
+            # arrives. Slept before it, the sleeping thread's wake-up under load (the GIL, a busy CPU) moved
+            # requests up to 7 ms at the bucket: jitter of the simulator, not of the client or the network.
+            if server.latency_ms > 0:
+                time.sleep(server.latency_ms / 1000)
             if reply is None:  # timeout fault: hang up without answering
                 self.close_connection = True
                 return
