@@ -28,8 +28,9 @@ Figures per configuration, from the sandbox's log:
   rate (SP-API catalogue, SP-API pricing, the Creators credential for ``searchItems`` + ``getItems``, the
   Keepa tokens consumed beyond the 1,200 balance at the refill rate: one per product returned, as the
   sandbox logs them), the busiest one; ``% ceil`` = ceiling time / time;
-* ``% paced``: the same against our own pacing, which stays 1 % + 10 ms under each quota (that guard is
-  1-2 % at Amazon's rates but 20 % of a 20x-compressed second), so it isolates what the runner loses;
+* ``% paced``: the same against this tree's pacing (``ratelimit.paced_seconds``: 1 % under a quota with a
+  burst, keeping one token in reserve; 1 % + 10 ms under a burst-1 quota, a guard that is 2 % at Amazon's
+  1 request/s but 17 % of a 20x-compressed one), so it isolates what the runner loses;
 * ``429s``: throttled answers; ``est s`` / ``est err``: the estimate made before the run (after only).
 """
 
@@ -48,6 +49,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from code2asin.providers.ratelimit import paced_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "benchmarks" / "pipeline_run.py"
 #: bucket -> (operations, requests per second at factor 1, burst)
@@ -57,7 +60,6 @@ BUCKETS = {
     "Creators": (("searchItems", "getItems"), 1.0, 1),
 }
 KEEPA_BALANCE, KEEPA_REFILL_PER_MINUTE, KEEPA_CALLS_PER_SECOND = 1200, 20, 10.0
-MARGIN, SLACK = 0.01, 0.01
 
 
 def ceiling(result: dict[str, Any], factor: float) -> tuple[float, float, str]:
@@ -68,10 +70,7 @@ def ceiling(result: dict[str, Any], factor: float) -> tuple[float, float, str]:
         n = sum(calls.get(op, 0) for op in operations)
         if n:
             scaled = rate * factor
-            busy[name] = (
-                max(n - burst, 0) / scaled,
-                max(n - burst, 0) * ((1 / scaled) * (1 + MARGIN) + SLACK),
-            )
+            busy[name] = (max(n - burst, 0) / scaled, paced_seconds(n, scaled, burst))
     if calls.get("keepaProduct"):
         tokens = result["keepa_tokens"]
         if tokens is None:

@@ -310,10 +310,10 @@ def _run(
     return row
 
 
-def _limiter_ceiling(rate: float) -> float:
-    from code2asin.providers.ratelimit import DEFAULT_MARGIN, DEFAULT_SLACK
+def _limiter_ceiling(rate: float, burst: int) -> float:
+    from code2asin.providers.ratelimit import paced_interval
 
-    return 1.0 / (((1.0 / rate) * (1.0 + DEFAULT_MARGIN) + DEFAULT_SLACK) * rate)
+    return 1.0 / (paced_interval(rate, burst) * rate)
 
 
 def _print_row(row: Row, seconds: float) -> None:
@@ -375,8 +375,8 @@ def main(argv: list[str]) -> None:
         f"{len(codes):,} valid generated codes ({len(spapi_batches)} SP-API batches of 20)"
     )
     print(
-        f"our limiter's ceiling (margin 1 % + 10 ms): Creators {100 * _limiter_ceiling(1.0):.2f} %, "
-        f"SP-API {100 * _limiter_ceiling(2.0):.2f} % of the request quota"
+        f"our limiter's ceiling: Creators {100 * _limiter_ceiling(1.0, 1):.2f} % (1 % + 10 ms under), "
+        f"SP-API {100 * _limiter_ceiling(2.0, 2):.2f} % (1 % under, a burst token kept) of the quota"
     )
     ctx = mp.get_context("spawn")
     rows: list[Row] = []

@@ -21,11 +21,11 @@ from code2asin.jobs.estimate import (
     estimate,
     estimate_job,
     format_duration,
-    paced_interval,
     record_estimate,
     remaining_seconds,
 )
 from code2asin.jobs.models import Job, JobMode
+from code2asin.providers.ratelimit import paced_interval
 from code2asin.sandbox import sample_codes
 
 KEEPA_SHARE_SENTENCE = (
@@ -45,14 +45,15 @@ def test_each_stage_is_costed_chunk_by_chunk_and_the_busiest_bucket_sets_the_tim
     assert calls(found) == {"spapi:identify": 50, "creators:enrich": 100, "keepa:enrich": 10}
     # Keepa: a token per product it returns, one per ASIN sent: 0.92 ASIN per code looked up
     assert (found.calls, found.keepa_tokens, found.bottleneck) == (160, 920, "Creators")
-    # 99 Creators calls (the first needs no wait) at our pace, 1 % + 10 ms under 1 a second, after the one
-    # SP-API search whose 20 answers fill the first getItems batch
-    assert paced_interval(1.0) == pytest.approx(1.02) and paced_interval(2.0) == pytest.approx(0.515)
-    assert found.seconds == pytest.approx(99 * 1.02 + 0.515)
-    # Keepa's first call waits for a chunk's 100 answers: 5 searches
+    # 99 Creators calls (the first needs no wait) at our pace, 1 % + 10 ms under 1 a second (no burst to keep
+    # a reserve in), after the one SP-API search (1 % under 2 a second: burst 2 keeps one token in reserve)
+    # whose 20 answers fill the first getItems batch
+    assert paced_interval(1.0) == pytest.approx(1.02) and paced_interval(2.0, 2) == pytest.approx(0.505)
+    assert found.seconds == pytest.approx(99 * 1.02 + 0.505)
+    # Keepa's first call waits for a chunk's 100 answers: 5 searches; 460 tokens at 600 a minute
     keepa_bound = estimate("spapi+keepa", Quotas(keepa_tokens_left=0, keepa_refill_per_minute=600), codes=500)
-    assert keepa_bound.bottleneck == "Keepa" and keepa_bound.seconds == pytest.approx(46 + 5 * 0.515)  # 460 tokens
-    assert found.buckets["SP-API catalogue"] == pytest.approx(48 * 0.515)
+    assert keepa_bound.bottleneck == "Keepa" and keepa_bound.seconds == pytest.approx(46 + 5 * 0.505)
+    assert found.buckets["SP-API catalogue"] == pytest.approx(49 * 0.505)  # 1 at once, 1 in reserve
 
     # a chunk of 130 codes is two chunks: 100 then 30, each rounded up to whole calls
     assert calls(estimate("spapi", Quotas(), codes=130)) == {"spapi:identify": 7, "spapi:enrich": 7}

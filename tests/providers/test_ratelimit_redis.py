@@ -87,11 +87,11 @@ def test_redis_limiter_paces_burst_then_interval(prefix: str) -> None:
 
     limiter = RedisLimiter(redis.Redis.from_url(REDIS_URL), prefix=prefix, sleep=sleep)
     limiter.configure("k", rate=10.0, burst=3)
-    for _ in range(3):
+    for _ in range(2):
         limiter.acquire("k")
-    assert waits == []  # the burst is free
+    assert waits == []  # the burst less its reserve token is free
     limiter.acquire("k")
-    assert waits and waits[0] == pytest.approx(0.111, abs=0.02)
+    assert waits and waits[0] == pytest.approx(0.101, abs=0.02)  # 1 % margin, no slack with a reserve
 
 
 def test_create_limiter_with_redis_url_is_shared() -> None:

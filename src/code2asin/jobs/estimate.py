@@ -9,8 +9,8 @@ batch of candidates is waiting and chunks run side by side, so the stages overla
 as long as its busiest bucket needs, plus the identify calls its first batch waits for.
 
 * calls of a stage = the sum over chunks of ``ceil(items in the chunk / items per call)``;
-* a bucket's time = its calls, less the burst it starts with, at our limiter's pace (1 % + 10 ms under
-  the quota: ``paced_interval``);
+* a bucket's time = its calls, less those our limiter lets through at once, at its pace (1 % under the
+  quota, plus 10 ms for a bucket without burst: ``ratelimit.paced_seconds``);
 * Keepa: one token per product it returns: ``asins_per_code`` per code sent (a code it does not know
   costs nothing, a shared code costs one per listing) and one per ASIN sent. Keepa serves calls
   while the balance is positive, so the balance covers that many, and beyond it tokens come at the
@@ -39,7 +39,7 @@ from code2asin.jobs.creation import CHUNK_SIZE
 from code2asin.jobs.models import ItemStatus, Job, JobItem, JobMode
 from code2asin.jobs.progress import LiveProgress
 from code2asin.providers.keepa import SEARCH_PAGE_TOKENS
-from code2asin.providers.ratelimit import DEFAULT_MARGIN, DEFAULT_SLACK
+from code2asin.providers.ratelimit import paced_interval, paced_seconds
 from code2asin.providers.stages import parse_plan
 
 #: per (provider, stage): the operation, its quota bucket and the items one call carries
@@ -132,11 +132,6 @@ class Estimate:
         return data
 
 
-def paced_interval(rate: float) -> float:
-    """Seconds between two calls of a bucket at ``rate`` as our limiter paces them (just under the quota)."""
-    return (1.0 / rate) * (1.0 + DEFAULT_MARGIN) + DEFAULT_SLACK
-
-
 def _stages(plan: str) -> list[tuple[str, str]]:
     try:
         names = parse_plan(plan)
@@ -196,8 +191,8 @@ def estimate(
         tokens = round(items * per_item) if provider == "keepa" else 0
         costs.append(StageCost(provider, stage, operation, bucket, items, calls, tokens))
         rate, burst = quotas.rate(bucket)
-        interval = paced_interval(rate)
-        busy[bucket] = busy.get(bucket, 0.0) + max(calls - burst, 0) * interval
+        interval = paced_interval(rate, burst)
+        busy[bucket] = busy.get(bucket, 0.0) + paced_seconds(calls, rate, burst)
         if stage == "identify":
             identify_pace = (per_call, interval)
         else:  # a stage is fed as identify answers come: its first full batch needs that many of them
@@ -209,7 +204,7 @@ def estimate(
         operation, bucket = TITLE_OPERATIONS[provider]
         title_tokens = searches * SEARCH_PAGE_TOKENS if provider == "keepa" else 0
         costs.append(StageCost(provider, "title search", operation, bucket, searches, searches, title_tokens))
-        busy[bucket] = busy.get(bucket, 0.0) + searches * paced_interval(quotas.rate(bucket)[0])
+        busy[bucket] = busy.get(bucket, 0.0) + searches * paced_interval(*quotas.rate(bucket))
     if titled_codes is not None and stages:
         assumptions.append(
             f"The title search is counted for {NOT_FOUND_SHARE:.0%} of the {titled} codes with a title "

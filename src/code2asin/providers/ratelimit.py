@@ -3,9 +3,15 @@
 One limiter key per (credential, scope, operation), e.g. ``spapi:<client_id>:eu:catalog`` (SP-API per
 application and region), ``creators:<credential_id>:FR``. Each key is paced by GCRA (the
 generic cell rate algorithm, a token bucket kept as one timestamp, the "theoretical arrival time"):
-emission interval ``T = (1 / rate) * (1 + margin) + slack`` so we stay just under the quota (margin
-1 %, plus 10 ms of slack so network jitter between our clock and Amazon's bucket does not turn a
-request that left on time into one that arrives early), and a burst tolerance of ``(burst - 1) * T``.
+emission interval ``T = (1 / rate) * (1 + margin)`` so we stay just under the quota (margin 1 %).
+Network jitter between our clock and Amazon's bucket can make a request that left on time arrive
+early; what absorbs it depends on the bucket's burst:
+
+* ``burst >= 2``: we use ``burst - 1`` of it at once (a tolerance of ``(burst - 2) * T``) and never the
+  last token. That token is the reserve: a request may arrive up to one whole interval early (500 ms
+  at SP-API's 2 requests/s) and still find it, and the 1 % margin fills it again;
+* ``burst == 1`` (Creators, SP-API pricing): there is no reserve, so ``T`` also carries 10 ms of
+  slack, the jitter we allow for.
 ``penalise(key, seconds)`` records "nobody uses this key before now + seconds", which every user
 checks: a 429 pauses all workers of that credential for the delay Amazon advertised.
 
@@ -68,8 +74,24 @@ class _Quota:
     def of(cls, rate: float, burst: int, margin: float, slack: float) -> _Quota:
         if rate <= 0 or burst < 1:
             raise ValueError(f"A rate limit needs rate > 0 and burst >= 1, not {rate}/{burst}.")
-        interval = (1.0 / rate) * (1.0 + margin) + slack
-        return cls(interval, interval * (burst - 1))
+        interval = (1.0 / rate) * (1.0 + margin) + (slack if burst == 1 else 0.0)
+        return cls(interval, interval * max(burst - 2, 0))
+
+    @property
+    def at_once(self) -> int:
+        """Requests let through at once from idle (the burst less its reserve)."""
+        return round(self.tolerance / self.interval) + 1
+
+
+def paced_interval(rate: float, burst: int = 1) -> float:
+    """Seconds between two requests our limiter lets through on a ``rate``/``burst`` key when it is busy."""
+    return _Quota.of(rate, burst, DEFAULT_MARGIN, DEFAULT_SLACK).interval
+
+
+def paced_seconds(calls: int, rate: float, burst: int) -> float:
+    """Seconds our limiter needs, from idle, to let ``calls`` requests through on a ``rate``/``burst`` key."""
+    quota = _Quota.of(rate, burst, DEFAULT_MARGIN, DEFAULT_SLACK)
+    return max(calls - quota.at_once, 0) * quota.interval
 
 
 class InProcessLimiter:
