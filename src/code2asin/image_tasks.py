@@ -6,11 +6,13 @@ in the chunk's transaction; a worker runs one by id with ``run_image_task`` (Cel
 
 A run leases the task with a conditional UPDATE (pending and due, or running with an expired lease);
 ``attempts`` is the lease's fencing token. The images are fetched outside any transaction (slow hosts
-never hold a database lock), stored under content-addressed keys, then recorded in one transaction that
-first checks the lease is still ours; objects of images a ``replace`` removed are deleted only after that
-commit. A ``network``/``unknown`` failure retries on the 1, 5, 15, 60, 240 minute schedule, at most 5
-attempts; ``invalid_data`` (every image refused) fails at once. A failed attempt stores nothing: all
-images are fetched before the first is stored. Running a done task again changes nothing.
+never hold a database lock), then stored under content-addressed keys and recorded in one transaction that
+first checks the lease is still ours and locks the product (so a concurrent replace cannot delete an
+object between its storing and its recording); objects of images a ``replace`` removed are deleted only
+after that commit, under the same lock. A ``network``/``unknown`` failure (a storage fault is
+``unknown``) retries on the 1, 5, 15, 60, 240 minute schedule, at most 5 attempts; ``invalid_data``
+(every image refused) fails at once. A failed attempt records nothing: all images are fetched before
+the first is stored, and a storage fault rolls the recording back. Running a done task again changes nothing.
 """
 
 from __future__ import annotations
@@ -226,16 +228,18 @@ def _fetch_all(fetcher: Fetcher, work: _Work) -> tuple[list[FetchedImage], list[
     return list(fetched.values()), refused
 
 
-def _store(
-    storage: Storage, product_id: str, images: list[FetchedImage], existing: set[str]
-) -> list[StoredImage]:
-    stored = []
-    for image in images:
-        key = products.image_key(product_id, image.sha256, image.content_type)
-        if image.sha256 not in existing:  # content-addressed: an image the product has is already there
-            storage.put(key, image.content, image.content_type)
-        stored.append(StoredImage(image.sha256, key, image.url, image.content_type, len(image.content)))
-    return stored
+def _records(product_id: str, images: list[FetchedImage]) -> list[StoredImage]:
+    """What recording ``images`` on the product writes: one content-addressed key each."""
+    return [
+        StoredImage(
+            image.sha256,
+            products.image_key(product_id, image.sha256, image.content_type),
+            image.url,
+            image.content_type,
+            len(image.content),
+        )
+        for image in images
+    ]
 
 
 def _owned(session: Session, task_id: int, token: int) -> ImageTask | None:
@@ -264,26 +268,41 @@ def run_image_task(
         if work.invalid:
             raise ProviderError(work.invalid, ErrorType.INVALID_DATA)
         images, refused = _fetch_all(fetcher, work) if work.product_id else ([], [])
-        stored = _store(storage, work.product_id, images, work.existing) if work.product_id else []
-    except ProviderError as error:
+        if refused and not images:  # every image of the row refused: invalid_data, nothing changes
+            raise refused[0]
+        removed = _record(db, storage, task_id, work, images, refused)
+    except ProviderError as error:  # a storage fault is one too ("unknown"): retried on the schedule
         return _give_back(db, task_id, work.token, error, now)
-    except Exception as error:  # a storage or programming fault: retried on the schedule like "unknown"
+    except Exception as error:  # a programming fault: retried on the schedule like "unknown"
         log.exception("image.task.error", extra={"task_id": task_id})
         return _give_back(db, task_id, work.token, ProviderError(str(error), ErrorType.UNKNOWN), now)
-    if refused and not images:  # every image of the row refused: invalid_data, nothing changes
-        return _give_back(db, task_id, work.token, refused[0], now)
-    removed: list[str] = []
+    if removed is None:
+        return TaskOutcome.SKIPPED  # the lease expired and another run took over: it records
+    if removed and work.product_id is not None:  # after the commit: a failed one must keep its objects
+        _delete_unreferenced(db, storage, work.product_id, removed)
+    log.info("image.task.done", extra={"task_id": task_id, "stored": len(images)})
+    return TaskOutcome.DONE
+
+
+def _record(
+    db: Database,
+    storage: Storage,
+    task_id: int,
+    work: _Work,
+    images: list[FetchedImage],
+    refused: list[ProviderError],
+) -> list[str] | None:
+    """Store and record the images and end the task, in one transaction; returns the keys a ``replace``
+    removed (their objects are deleted after the commit), or None when our lease was lost."""
     with db.unit_of_work() as session:
         task = _owned(session, task_id, work.token)
         if task is None:
-            return TaskOutcome.SKIPPED  # the lease expired and another run took over: it records
+            return None
+        removed: list[str] = []
         if work.product_id is not None:
             _lock_product(session, work.product_id)
-            current = {row.sha256 for row in products.list_images(session, work.product_id)}
-            for image, record in zip(images, stored, strict=True):
-                if image.sha256 in work.existing and image.sha256 not in current:
-                    # a concurrent replace removed it since our lease (and deletes its object): store again
-                    storage.put(record.key, image.content, image.content_type)
+            stored = _records(work.product_id, images)
+            _put_missing(session, storage, work.product_id, images, stored)
             change = products.record_images(session, work.product_id, stored, work.options.mode)
             removed = change.removed_keys
             item = session.get_one(JobItem, task.item_id)
@@ -292,10 +311,26 @@ def run_image_task(
         task.lease_expires_at = task.next_attempt_at = None
         task.error_type = ErrorType.INVALID_DATA.value if refused else None
         task.error_message = f"{len(refused)} image(s) refused; first: {refused[0]}" if refused else None
-    if removed and work.product_id is not None:  # after the commit: a failed one must keep its objects
-        _delete_unreferenced(db, storage, work.product_id, removed)
-    log.info("image.task.done", extra={"task_id": task_id, "stored": len(stored)})
-    return TaskOutcome.DONE
+        return removed
+
+
+def _put_missing(
+    session: Session, storage: Storage, product_id: str, images: list[FetchedImage], stored: list[StoredImage]
+) -> None:
+    """Store the objects of the images the product does not hold now, under its lock (taken by the caller).
+
+    Under the lock, not before it: a concurrent replace deletes the objects it removed once nothing
+    references them, under the same lock, so an object stored before our lock could be deleted before we
+    record it. Content-addressed keys make an image the product holds already stored.
+    """
+    current = {row.sha256 for row in products.list_images(session, product_id)}
+    for image, record in zip(images, stored, strict=True):
+        if image.sha256 in current:
+            continue
+        try:
+            storage.put(record.key, image.content, image.content_type)
+        except Exception as error:  # the transaction rolls back: the attempt records nothing
+            raise ProviderError(f"Storing image {record.key} failed: {error}", ErrorType.UNKNOWN) from error
 
 
 def _lock_product(session: Session, product_id: str) -> None:

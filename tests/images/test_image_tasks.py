@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
@@ -460,6 +461,93 @@ def test_due_tasks_run_concurrently_and_rows_of_one_product_share_its_images(
     assert len(rows) == 12 * 2  # whichever replace of the shared product ran last, it holds 2 images
     # every row has its object and every object its row, even with replaces of one product racing
     assert sorted(storage.keys("products/")) == sorted(row.key for row in rows)
+
+
+class _RacingStorage:
+    """A storage whose first put of ``key`` lets ``race`` run on another thread (waiting up to 1 s for it)
+    before it returns: the moment a copy has stored an object it has not yet recorded."""
+
+    def __init__(self, inner: Storage, key: str, race: Callable[[], None]) -> None:
+        self._inner, self._key, self._race = inner, key, race
+        self.thread: threading.Thread | None = None
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._inner.put(key, data, content_type)
+        if key == self._key and self.thread is None:
+            self.thread = threading.Thread(target=self._race)
+            self.thread.start()
+            self.thread.join(timeout=1.0)  # a copy that stores under the product's lock makes it wait
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_replace_racing_a_copy_cannot_delete_the_object_the_copy_is_about_to_record(
+    any_db: Database, storage: S3Storage, fetcher: ImageFetcher, sandbox: SandboxServer
+) -> None:
+    x, y = sandbox_image_urls(sandbox, "B0RACE0001", 2)
+    job_id = make_job(any_db)  # replace
+    first = add_item(any_db, job_id, [x], row_no=1)
+    enqueue(any_db, job_id, [first])
+    assert run_due_image_tasks(any_db, storage, fetcher)[TaskOutcome.DONE] == 1  # the product holds X
+    copy, b, c = (add_item(any_db, job_id, urls, row_no=n) for n, urls in ((2, [y]), (3, [y]), (4, [x])))
+    tasks = dict(zip((copy, b, c), enqueue(any_db, job_id, [copy, b, c])[1:], strict=True))
+    outcomes: list[TaskOutcome] = []
+
+    def race() -> None:  # Y recorded by another row, then replaced by X again: Y's object is deleted
+        outcomes.append(run_image_task(any_db, storage, fetcher, tasks[b]))
+        outcomes.append(run_image_task(any_db, storage, fetcher, tasks[c]))
+
+    y_key = next(k for k in _image_keys(any_db, storage, fetcher, y))
+    racing = _RacingStorage(storage, y_key, race)
+    assert run_image_task(any_db, racing, fetcher, tasks[copy]) is TaskOutcome.DONE  # type: ignore[arg-type]
+    assert racing.thread is not None
+    racing.thread.join(timeout=30)
+    assert outcomes == [TaskOutcome.DONE, TaskOutcome.DONE]
+    # whatever order the three replaces ended in, every image row has its object and every object its row
+    assert sorted(storage.keys("products/")) == sorted(row.key for row in product_images(any_db))
+
+
+def _image_keys(db: Database, storage: Storage, fetcher: ImageFetcher, url: str) -> list[str]:
+    """The storage key ``url``'s image gets in the shared product (content-addressed)."""
+    from code2asin.products.service import image_key
+
+    image = fetcher.fetch(url)
+    with db.unit_of_work() as session:
+        product_id = session.scalars(select(Product.id).where(Product.gtin == GTIN)).one()
+    return [image_key(product_id, image.sha256, image.content_type)]
+
+
+class _FailingStorage:
+    """A storage whose puts fail, as an S3 endpoint that is down."""
+
+    def __init__(self, inner: Storage) -> None:
+        self._inner = inner
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        raise OSError("connection refused")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_storage_fault_records_nothing_and_retries_on_the_schedule(
+    any_db: Database, storage: S3Storage, fetcher: ImageFetcher, sandbox: SandboxServer
+) -> None:
+    job_id = make_job(any_db)
+    item_id = add_item(any_db, job_id, sandbox_image_urls(sandbox, "B0DOWN0001", 2))
+    [task_id] = enqueue(any_db, job_id, [item_id])
+    failing = _FailingStorage(storage)
+    assert run_image_task(any_db, failing, fetcher, task_id) is TaskOutcome.RETRY  # type: ignore[arg-type]
+    with any_db.unit_of_work() as session:
+        task = session.get_one(ImageTask, task_id)
+        assert (task.status, task.error_type) == ("pending", ErrorType.UNKNOWN.value)
+        message = str(task.error_message)
+        assert "Storing image products/" in message and "connection refused" in message
+    assert product_images(any_db) == [] and stored_keys(any_db, item_id) is None
+    later = utcnow() + timedelta(minutes=2)  # the first retry is due after 1 minute
+    assert run_image_task(any_db, storage, fetcher, task_id, now=later) is TaskOutcome.DONE
+    assert len(product_images(any_db)) == 2 and len(stored_keys(any_db, item_id) or []) == 2
 
 
 def test_image_copier_from_settings_runs_a_task_by_id_into_the_configured_bucket(
