@@ -13,10 +13,16 @@ if TYPE_CHECKING:
     from conftest import FakeClock
 
 
-def test_a_burst_of_two_keeps_one_token_in_reserve_and_paces_at_the_rate_and_margin(clock: FakeClock) -> None:
+def paced(clock: FakeClock, rate: float, burst: int, margin: float = 0, slack: float = 0) -> InProcessLimiter:
+    """A limiter on the fake clock with key ``k`` at ``rate``/``burst``, starting at t = 0."""
     clock.now = 0.0
-    limiter = InProcessLimiter(clock=clock, sleep=clock.sleep, margin=0.01, slack=0.02)
-    limiter.configure("k", rate=2.0, burst=2)
+    limiter = InProcessLimiter(clock=clock, sleep=clock.sleep, margin=margin, slack=slack)
+    limiter.configure("k", rate=rate, burst=burst)
+    return limiter
+
+
+def test_a_burst_of_two_keeps_one_token_in_reserve_and_paces_at_the_rate_and_margin(clock: FakeClock) -> None:
+    limiter = paced(clock, 2.0, 2, margin=0.01, slack=0.02)
     times = []
     for _ in range(10):
         limiter.acquire("k")
@@ -28,9 +34,7 @@ def test_a_burst_of_two_keeps_one_token_in_reserve_and_paces_at_the_rate_and_mar
 
 
 def test_a_burst_of_one_has_no_reserve_so_its_interval_carries_the_slack(clock: FakeClock) -> None:
-    clock.now = 0.0
-    limiter = InProcessLimiter(clock=clock, sleep=clock.sleep, margin=0.01, slack=0.02)
-    limiter.configure("k", rate=2.0, burst=1)
+    limiter = paced(clock, 2.0, 1, margin=0.01, slack=0.02)
     for _ in range(5):
         limiter.acquire("k")
     assert clock.now == pytest.approx(4 * (0.5 * 1.01 + 0.02))
@@ -72,9 +76,7 @@ def test_unconfigured_key_is_paced_at_one_per_second(clock: FakeClock) -> None:
 
 
 def test_idle_time_refills_the_burst_but_no_more(clock: FakeClock) -> None:
-    clock.now = 0.0
-    limiter = InProcessLimiter(clock=clock, sleep=clock.sleep, margin=0.0, slack=0.0)
-    limiter.configure("k", rate=1.0, burst=3)
+    limiter = paced(clock, 1.0, 3)
     for _ in range(3):
         limiter.acquire("k")
     clock.now = 100.0  # a long idle period
