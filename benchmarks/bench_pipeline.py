@@ -78,6 +78,8 @@ def ceiling(result: dict[str, Any], factor: float) -> tuple[float, float, str]:
         refill = KEEPA_REFILL_PER_MINUTE * factor / 60.0
         seconds = max(max(tokens - KEEPA_BALANCE, 0) / refill, calls["keepaProduct"] / KEEPA_CALLS_PER_SECOND)
         busy["Keepa"] = (seconds, seconds)
+    if not busy:  # the run made no call that a quota counts (every code cached, or the job never ran)
+        return 0.0, 0.0, "no calls"
     name = max(busy, key=lambda b: busy[b][0])
     return busy[name][0], busy[name][1], name
 
@@ -228,4 +230,5 @@ def line(
         f"{codes / seconds * 3600:>11,.0f}"
         f"{ceiling_per_hour:>11,.0f}{at_quota / seconds:>8.0%}{paced / seconds:>8.0%}{result['throttled']:>6}"
         f"{bottleneck:>18}{'-' if est_s is None else f'{est_s:.1f}':>7}{err:>8}{ratio:>9}"
+        + ("" if result["status"] == "completed" else f"  job {result['status']}")
     )

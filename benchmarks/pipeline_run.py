@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -159,10 +159,11 @@ def run_celery(
     base: dict[str, Any],
     factor: float,
     job_id: str,
-    server: Any,
+    start: Callable[[], None],
     timeout: float = 4 * 3600,
 ) -> None:
-    """Dispatch ``job_id`` to WORKERS Celery workers and wait for it to leave ``processing``."""
+    """Start ``job_id`` (``start``: clear the request log, START) once WORKERS Celery workers and beat
+    answer, dispatch it and wait for it to leave ``processing``."""
     from code2asin.db import Database
     from code2asin.jobs.dispatch import CeleryDispatcher
     from code2asin.jobs.models import Job
@@ -173,7 +174,9 @@ def run_celery(
     ):
         db = Database(database_url)
         dispatcher = CeleryDispatcher(settings, db, app)
-        server.clear_log()  # the workers' ping and start-up sent no provider request
+        # started only now: beat's sweep sends the chunks of a processing job, so a job started before
+        # the workers answered would partly run before the clock (and the request log) start
+        start()
         dispatcher.dispatch(job_id)
         deadline = time.monotonic() + timeout
         try:
@@ -239,12 +242,17 @@ def main() -> None:
             estimate = estimate_job(session, job, rates).as_dict()  # type: ignore[arg-type]
     except ImportError:
         pass  # the baseline has no estimate
-    with db.unit_of_work() as session:
-        service.transition(session, service.get_job(session, job_id), JobAction.START, actor="bench")
-    server.clear_log()
+
+    def start() -> None:
+        server.clear_log()
+        with db.unit_of_work() as session:
+            service.transition(session, service.get_job(session, job_id), JobAction.START, actor="bench")
+
+    if mode != "celery":
+        start()
     started = time.time()
     if mode == "celery":
-        run_celery(plan_name, database_url, workers, base, factor, job_id, server)
+        run_celery(plan_name, database_url, workers, base, factor, job_id, start)
     else:
         ctx = mp.get_context("spawn")
         procs = [
