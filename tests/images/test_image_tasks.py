@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -500,7 +500,7 @@ def test_a_replace_racing_a_copy_cannot_delete_the_object_the_copy_is_about_to_r
 
     y_key = next(k for k in _image_keys(any_db, storage, fetcher, y))
     racing = _RacingStorage(storage, y_key, race)
-    assert run_image_task(any_db, racing, fetcher, tasks[copy]) is TaskOutcome.DONE  # type: ignore[arg-type]
+    assert run_image_task(any_db, cast(Storage, racing), fetcher, tasks[copy]) is TaskOutcome.DONE
     assert racing.thread is not None
     racing.thread.join(timeout=30)
     assert outcomes == [TaskOutcome.DONE, TaskOutcome.DONE]
@@ -538,7 +538,7 @@ def test_a_storage_fault_records_nothing_and_retries_on_the_schedule(
     item_id = add_item(any_db, job_id, sandbox_image_urls(sandbox, "B0DOWN0001", 2))
     [task_id] = enqueue(any_db, job_id, [item_id])
     failing = _FailingStorage(storage)
-    assert run_image_task(any_db, failing, fetcher, task_id) is TaskOutcome.RETRY  # type: ignore[arg-type]
+    assert run_image_task(any_db, cast(Storage, failing), fetcher, task_id) is TaskOutcome.RETRY
     with any_db.unit_of_work() as session:
         task = session.get_one(ImageTask, task_id)
         assert (task.status, task.error_type) == ("pending", ErrorType.UNKNOWN.value)
