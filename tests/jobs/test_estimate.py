@@ -95,8 +95,9 @@ def test_a_direct_import_and_an_empty_file_cost_nothing() -> None:
 
 
 def test_the_estimate_in_words_and_durations() -> None:
-    assert [format_duration(s) for s in (0, 59.6, 95, 600, 7300, 7200)] == [
+    assert [format_duration(s) for s in (0, 0.3, 59.6, 95, 600, 7300, 7200)] == [
         "0 s",
+        "under 1 s",
         "1 min",
         "1 min 35 s",
         "10 min",

@@ -375,7 +375,9 @@ def estimate_now(job: Job, live: LiveProgress, elapsed: float | None) -> dict[st
 
 
 def format_duration(seconds: float) -> str:
-    """``95`` -> ``1 min 35 s``; ``7300`` -> ``2 h 2 min``."""
+    """``95`` -> ``1 min 35 s``; ``7300`` -> ``2 h 2 min``; ``0.3`` -> ``under 1 s`` (calls remain)."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
     seconds = max(round(seconds), 0)
     if seconds < 60:
         return f"{seconds} s"
